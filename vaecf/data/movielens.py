@@ -1,0 +1,158 @@
+"""MovieLens: find the files a user already has, or download them and verify them.
+
+``load_movielens("ml-1m")`` looks for the ratings file in ``data_dir`` (default: the
+project's ``data/`` folder, or ``$VAECF_DATA``); if it is missing and ``download=True``
+the official GroupLens archive is fetched with :mod:`pooch` (temporary file, hash check,
+then rename) and the ratings file is extracted. ``load_movielens("ml-1m", path=...)``
+reads a file or folder the user already has. MovieLens may not be redistributed, so the
+project never ships it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .ratings import RatingTable, read_ratings
+from .titles import read_item_metadata
+
+__all__ = ["MOVIELENS", "MovieLensSpec", "DatasetUnavailable", "load_movielens",
+           "default_data_dir", "sha256_of"]
+
+
+class DatasetUnavailable(FileNotFoundError):
+    """The dataset is neither on disk nor downloadable right now."""
+
+
+@dataclass(frozen=True)
+class MovieLensSpec:
+    name: str
+    url: str
+    archive_hash: str | None  # as GroupLens publishes it (an md5 in the release's .md5 file)
+    folder: str  # top-level folder inside the archive
+    ratings_file: str
+    ratings_sha256: str | None  # of the extracted ratings file, where the release is frozen
+    items_file: str
+    # Defaults for the paper's protocol on this dataset (DESIGN §5).
+    heldout_users: int | float
+
+
+MOVIELENS = {
+    "ml-100k": MovieLensSpec(
+        "ml-100k", "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
+        "md5:0e33842e24a9c977be4e0107933c0723", "ml-100k", "u.data",
+        "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490", "u.item", 0.1),
+    "ml-1m": MovieLensSpec(
+        "ml-1m", "https://files.grouplens.org/datasets/movielens/ml-1m.zip",
+        "md5:c4d9eecfca2ab87c1945afe126590906", "ml-1m", "ratings.dat",
+        "506d64ca44484487c11dc2d9a28de5c54948213e6b96285e298afe28d6ea4e0f", "movies.dat", 600),
+    "ml-20m": MovieLensSpec(
+        "ml-20m", "https://files.grouplens.org/datasets/movielens/ml-20m.zip",
+        "md5:cd245b17a1ae2cc31bb14903e1204af3", "ml-20m", "ratings.csv", None, "movies.csv",
+        10_000),
+    # ml-latest-small is re-released from time to time, so no fixed hash can be kept.
+    "ml-latest-small": MovieLensSpec(
+        "ml-latest-small", "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
+        None, "ml-latest-small", "ratings.csv", None, "movies.csv", 0.1),
+}
+
+
+def default_data_dir() -> Path:
+    """``$VAECF_DATA`` if set, else the ``data/`` folder of a source checkout, else ``~/vaecf_data``."""
+    if os.environ.get("VAECF_DATA"):
+        return Path(os.environ["VAECF_DATA"])
+    checkout = Path(__file__).resolve().parents[2] / "data"
+    if checkout.is_dir():
+        return checkout
+    return Path.home() / "vaecf_data"
+
+
+def sha256_of(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _spec(name: str) -> MovieLensSpec:
+    if name not in MOVIELENS:
+        raise ValueError(f"Unknown MovieLens dataset {name!r}; choose one of {sorted(MOVIELENS)}.")
+    return MOVIELENS[name]
+
+
+def _ratings_candidates(spec: MovieLensSpec, folder: Path):
+    names = [spec.ratings_file]
+    if spec.name == "ml-1m":
+        names.append("ratings_no_timestamp.dat")  # the same ratings without their timestamps
+    for base in (folder, folder / spec.folder):
+        for file_name in names:
+            yield base / file_name
+
+
+def _locate(spec: MovieLensSpec, path: Path) -> Path | None:
+    if path.is_file():
+        return path
+    return next((p for p in _ratings_candidates(spec, path) if p.is_file()), None)
+
+
+def _download(spec: MovieLensSpec, data_dir: Path, progress: bool) -> Path:
+    import pooch
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    members = [f"{spec.folder}/{spec.ratings_file}", f"{spec.folder}/{spec.items_file}"]
+    try:
+        pooch.retrieve(
+            spec.url, known_hash=spec.archive_hash, fname=f"{spec.name}.zip", path=data_dir,
+            processor=pooch.Unzip(members=members, extract_dir="."), progressbar=progress)
+    except ValueError as error:  # pooch's hash mismatch; the download has been deleted
+        raise DatasetUnavailable(f"The download of {spec.url} was corrupt and has been "
+                                 f"removed ({error}). Try again.") from None
+    except Exception as error:  # no network, server error, ...
+        raise DatasetUnavailable(
+            f"Could not download {spec.name} from {spec.url} ({type(error).__name__}: {error}).\n"
+            f"Offline? Download the archive on another machine and put '{spec.ratings_file}' "
+            f"in {data_dir / spec.folder}/ (or pass path=... / --data-dir)."
+        ) from None
+    ratings = data_dir / spec.folder / spec.ratings_file
+    if spec.ratings_sha256 and sha256_of(ratings) != spec.ratings_sha256:
+        ratings.unlink()
+        raise DatasetUnavailable(f"{ratings} does not match the published release (sha256); "
+                                 "it was removed. Try the download again.")
+    return ratings
+
+
+def load_movielens(name: str, data_dir: str | os.PathLike | None = None,
+                   path: str | os.PathLike | None = None, download: bool = True,
+                   progress: bool = True) -> RatingTable:
+    """Load a MovieLens rating table, with item titles and genres where they are present.
+
+    Args:
+        name: ``"ml-100k"``, ``"ml-1m"``, ``"ml-20m"`` or ``"ml-latest-small"``.
+        data_dir: where downloads go and where files are looked for
+            (``data_dir/<name>/<ratings file>``).
+        path: a ratings file or a folder holding it, that the user already has. It is
+            read as it is and never modified.
+        download: fetch the archive when no local copy is found.
+    """
+    spec = _spec(name)
+    if path is not None:
+        found = _locate(spec, Path(path))
+        if found is None:
+            raise DatasetUnavailable(
+                f"No {spec.ratings_file} for {name} at {path}. Point path= at the file or at "
+                "the folder that holds it.")
+    else:
+        data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        found = _locate(spec, data_dir / spec.folder) or _locate(spec, data_dir)
+        if found is None:
+            if not download:
+                raise DatasetUnavailable(
+                    f"{name} is not on disk: put '{spec.ratings_file}' (from {spec.url}) in "
+                    f"{data_dir / spec.folder}/, or allow the download.")
+            found = _download(spec, data_dir, progress)
+    table = read_ratings(found, name=name)
+    titles, genres = read_item_metadata(found.parent / spec.items_file)
+    table.item_titles, table.item_genres = titles, genres
+    return table

@@ -1,0 +1,214 @@
+"""Reading explicit rating files into a :class:`RatingTable`.
+
+The three upstream MovieLens formats are supported exactly as GroupLens ships them:
+
+* ``u.data`` (ML-100K): ``user \\t item \\t rating \\t timestamp``, no header;
+* ``ratings.dat`` (ML-1M): ``UserID::MovieID::Rating::Timestamp``, no header
+  (the timestamp may be absent);
+* ``ratings.csv`` (ML-20M, ml-latest-small): ``userId,movieId,rating,timestamp`` with a
+  header line.
+
+Every problem in a file (wrong delimiter, a missing or extra field, a non-numeric value,
+a rating out of range, a repeated (user, item) pair) is reported with the file name and
+the line number, so it can be fixed by hand.
+"""
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["RatingTable", "RatingFileError", "RATING_FORMATS", "read_ratings", "format_for_path"]
+
+
+class RatingFileError(ValueError):
+    """A rating file that cannot be read as the format it claims to be."""
+
+
+@dataclass(frozen=True)
+class RatingFormat:
+    """How one upstream file format is laid out."""
+
+    name: str
+    separator: str
+    header: bool
+    min_fields: int  # user, item, rating (+ optional timestamp)
+    max_fields: int
+    rating_range: tuple[float, float]
+
+
+RATING_FORMATS = {
+    "u.data": RatingFormat("u.data", "\t", False, 4, 4, (1.0, 5.0)),
+    "ratings.dat": RatingFormat("ratings.dat", "::", False, 3, 4, (1.0, 5.0)),
+    "ratings.csv": RatingFormat("ratings.csv", ",", True, 3, 4, (0.5, 5.0)),
+}
+
+
+@dataclass
+class RatingTable:
+    """Explicit ratings as three aligned arrays, in the order of the source file.
+
+    ``item_titles`` and ``item_genres`` map raw item ids to a title and a list of genres
+    when the dataset ships them (MovieLens does), so recommendations can be shown by name.
+    """
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    ratings: np.ndarray
+    name: str = "ratings"
+    item_titles: dict = field(default_factory=dict)
+    item_genres: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = len(self.user_ids)
+        if len(self.item_ids) != n or len(self.ratings) != n:
+            raise ValueError(
+                f"user_ids, item_ids and ratings must have the same length; got "
+                f"{len(self.user_ids)}, {len(self.item_ids)} and {len(self.ratings)}."
+            )
+
+    def __len__(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_users(self) -> int:
+        return int(np.unique(self.user_ids).size)
+
+    @property
+    def n_items(self) -> int:
+        return int(np.unique(self.item_ids).size)
+
+    def rating_counts(self) -> dict:
+        """How many ratings of each value (e.g. 1..5 stars)."""
+        values, counts = np.unique(self.ratings, return_counts=True)
+        return {float(v): int(c) for v, c in zip(values, counts)}
+
+
+def format_for_path(path: str | os.PathLike) -> RatingFormat:
+    """The upstream format a file name announces (``u.data``, ``*.dat`` or ``*.csv``)."""
+    name = Path(path).name
+    if name == "u.data":
+        return RATING_FORMATS["u.data"]
+    if name.endswith(".dat"):
+        return RATING_FORMATS["ratings.dat"]
+    if name.endswith(".csv"):
+        return RATING_FORMATS["ratings.csv"]
+    raise RatingFileError(
+        f"Cannot tell the format of {path!s}: expected a MovieLens file named 'u.data' "
+        "(ML-100K), '*.dat' such as 'ratings.dat' (ML-1M) or '*.csv' such as 'ratings.csv' "
+        "(ML-20M, ml-latest-small). Rename the file or pass fmt= explicitly."
+    )
+
+
+def read_ratings(path: str | os.PathLike, fmt: str | RatingFormat | None = None,
+                 name: str | None = None) -> RatingTable:
+    """Read one MovieLens rating file, checking every line.
+
+    Args:
+        path: the rating file.
+        fmt: one of ``RATING_FORMATS`` (``"u.data"``, ``"ratings.dat"``,
+            ``"ratings.csv"``); guessed from the file name when omitted.
+        name: a label for the table (defaults to the file name).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Rating file not found: {path}")
+    if isinstance(fmt, str):
+        if fmt not in RATING_FORMATS:
+            raise ValueError(f"Unknown rating format {fmt!r}; choose one of {sorted(RATING_FORMATS)}.")
+        fmt = RATING_FORMATS[fmt]
+    fmt = fmt or format_for_path(path)
+    if path.stat().st_size == 0:
+        raise RatingFileError(f"{path} is empty: a {fmt.name} file holds one rating per line.")
+
+    frame = _parse_table(path, fmt)
+    first_line = 2 if fmt.header else 1
+    columns = ["user", "item", "rating"]
+    for column in columns:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = np.flatnonzero(values.isna().to_numpy())
+        if bad.size:
+            row = int(bad[0])
+            raise RatingFileError(
+                f"{path}, line {row + first_line}: the {column} field is missing or not a "
+                f"number (got {frame[column].iloc[row]!r}). Each line of a {fmt.name} file "
+                f"must be user{_shown(fmt.separator)}item{_shown(fmt.separator)}rating"
+                f"[{_shown(fmt.separator)}timestamp]."
+            )
+        frame[column] = values
+
+    users = frame["user"].to_numpy()
+    items = frame["item"].to_numpy()
+    for label, ids in (("user", users), ("item", items)):
+        bad = np.flatnonzero((ids != np.round(ids)) | (ids < 0))
+        if bad.size:
+            row = int(bad[0])
+            raise RatingFileError(
+                f"{path}, line {row + first_line}: {label} id {ids[row]!r} is not a "
+                "non-negative whole number."
+            )
+    ratings = frame["rating"].to_numpy(dtype=np.float32)
+    low, high = fmt.rating_range
+    bad = np.flatnonzero((ratings < low) | (ratings > high))
+    if bad.size:
+        row = int(bad[0])
+        raise RatingFileError(
+            f"{path}, line {row + first_line}: rating {ratings[row]:g} is outside "
+            f"{low:g}..{high:g}, the range of a {fmt.name} file."
+        )
+    users = users.astype(np.int64)
+    items = items.astype(np.int64)
+    _check_no_duplicates(path, users, items, first_line)
+    return RatingTable(users, items, ratings, name=name or path.name)
+
+
+def _shown(separator: str) -> str:
+    return {"\t": "<TAB>"}.get(separator, separator)
+
+
+def _parse_table(path: Path, fmt: RatingFormat) -> pd.DataFrame:
+    names = ["user", "item", "rating", "timestamp"][: fmt.max_fields]
+    if fmt.separator == "::":
+        # pandas' fast parser takes one-character separators only.
+        text = path.read_text(encoding="latin-1").replace("::", "\t")
+        source, separator = io.StringIO(text), "\t"
+    else:
+        source, separator = path, fmt.separator
+    try:
+        frame = pd.read_csv(source, sep=separator, header=None, names=names,
+                            skiprows=1 if fmt.header else 0, engine="c", low_memory=False,
+                            keep_default_na=False, na_values=[""])
+    except pd.errors.ParserError as error:
+        raise RatingFileError(
+            f"{path} is not a well-formed {fmt.name} file ({error}). Each line must hold "
+            f"{fmt.min_fields}{'' if fmt.min_fields == fmt.max_fields else ' or ' + str(fmt.max_fields)} "
+            f"fields separated by {_shown(fmt.separator)!r}."
+        ) from None
+    if frame.empty:
+        raise RatingFileError(f"{path} holds no ratings.")
+    if fmt.min_fields == fmt.max_fields:
+        missing = frame[names[-1]].isna().to_numpy()
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise RatingFileError(
+                f"{path}, line {row + (2 if fmt.header else 1)}: expected {fmt.max_fields} "
+                f"fields separated by {_shown(fmt.separator)!r}. Is this really a {fmt.name} file?"
+            )
+    return frame
+
+
+def _check_no_duplicates(path, users, items, first_line):
+    order = np.lexsort((items, users))
+    same = (np.diff(users[order]) == 0) & (np.diff(items[order]) == 0)
+    if same.any():
+        position = int(np.flatnonzero(same)[0])
+        rows = sorted(order[position:position + 2])
+        raise RatingFileError(
+            f"{path}: user {users[rows[0]]} rated item {items[rows[0]]} twice (lines "
+            f"{rows[0] + first_line} and {rows[1] + first_line}). Keep one rating per "
+            "(user, item) pair."
+        )

@@ -1,0 +1,125 @@
+"""A synthetic click generator with a known, non-linear ground truth.
+
+Each user belongs to one of ``n_clusters`` taste clusters and has a latent taste
+``t_u = m_c + s·ε`` (``ε ~ N(0, I)``). A fixed random one-hidden-layer network maps the
+taste to item logits, and items carry a power-law popularity bias:
+
+    logit_ui = b_i + temperature · w_i · tanh(A t_u + a)
+
+so click probabilities are ``softmax_i(logit_u)``: the multinomial of the paper's eq. (1)
+with a non-linear ``f``. User activity is heavy-tailed (log-normal). A user with ``n_u``
+clicks gets ``n_u`` *distinct* items drawn from that multinomial without replacement
+(Gumbel top-k). Because the generator keeps the true logits, an *oracle* that ranks
+items by the true probabilities can be scored beside every model.
+
+Nothing of size users × items is ever held in memory: users are generated in chunks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .ratings import RatingTable
+
+__all__ = ["SyntheticTruth", "make_synthetic", "SYNTHETIC_SIZES"]
+
+# Named sizes, from the unit tests' toy to an ML-20M-sized matrix.
+SYNTHETIC_SIZES = {
+    "tiny": dict(n_users=300, n_items=120),
+    "small": dict(n_users=3_000, n_items=600),
+    "medium": dict(n_users=12_000, n_items=2_000),
+    "ml-1m": dict(n_users=6_040, n_items=3_706, mean_clicks=95),
+    "ml-20m": dict(n_users=136_677, n_items=20_720, mean_clicks=73),
+}
+
+
+@dataclass
+class SyntheticTruth:
+    """The generator's parameters: everything needed to recompute true click probabilities."""
+
+    clusters: np.ndarray  # (users,) taste cluster of each user
+    tastes: np.ndarray  # (users, taste_dim)
+    hidden_weights: np.ndarray  # A: (hidden, taste_dim)
+    hidden_bias: np.ndarray  # a: (hidden,)
+    item_weights: np.ndarray  # w: (items, hidden)
+    item_bias: np.ndarray  # b: (items,), log popularity
+    temperature: float
+
+    def logits(self, users: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
+        """True logits for rows ``users`` (raw user ids), columns ``items`` (default: all)."""
+        hidden = np.tanh(self.tastes[users] @ self.hidden_weights.T + self.hidden_bias)
+        weights = self.item_weights if items is None else self.item_weights[items]
+        bias = self.item_bias if items is None else self.item_bias[items]
+        return (self.temperature * hidden @ weights.T + bias).astype(np.float32)
+
+    def probabilities(self, users: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
+        """True click probabilities π_u (rows sum to one over the chosen items)."""
+        logits = self.logits(users, items)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+
+def make_synthetic(n_users: int = 3_000, n_items: int = 600, seed: int = 0, n_clusters: int = 8,
+                   taste_dim: int = 6, hidden: int = 32, temperature: float = 2.0,
+                   popularity_exponent: float = 0.9, mean_clicks: float = 40.0,
+                   activity_sigma: float = 0.8, min_clicks: int = 3,
+                   chunk_users: int = 2_000) -> tuple[RatingTable, SyntheticTruth]:
+    """Draw a synthetic click table and its ground truth.
+
+    Clicks are stored as 5-star ratings, so the synthetic table passes through the same
+    :func:`vaecf.data.paper_split` protocol as MovieLens. User ids are ``0..n_users-1``
+    and item ids ``0..n_items-1``.
+
+    Args:
+        n_users, n_items: size of the click matrix.
+        seed: every random draw comes from this seed.
+        n_clusters, taste_dim, hidden: shape of the true taste model.
+        temperature: how sharp each user's preferences are.
+        popularity_exponent: Zipf exponent of item popularity (0 = flat).
+        mean_clicks, activity_sigma: the log-normal activity (mean clicks per user and
+            the spread of log-activity); activity is clipped to [min_clicks, n_items // 2].
+    """
+    for label, value in (("n_users", n_users), ("n_items", n_items), ("n_clusters", n_clusters),
+                         ("taste_dim", taste_dim), ("hidden", hidden), ("min_clicks", min_clicks)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{label} must be a positive whole number, got {value!r}.")
+    if n_items < 2 * min_clicks:
+        raise ValueError(f"n_items={n_items} is too small for users with {min_clicks} clicks; "
+                         f"use at least {2 * min_clicks} items.")
+    if mean_clicks <= 0 or temperature <= 0 or activity_sigma < 0 or popularity_exponent < 0:
+        raise ValueError("mean_clicks and temperature must be positive; activity_sigma and "
+                         "popularity_exponent must not be negative.")
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 1.5, size=(n_clusters, taste_dim))
+    clusters = rng.integers(n_clusters, size=n_users)
+    tastes = centres[clusters] + 0.5 * rng.normal(size=(n_users, taste_dim))
+    hidden_weights = rng.normal(0.0, 1.0, size=(hidden, taste_dim))
+    hidden_bias = rng.normal(0.0, 0.5, size=hidden)
+    item_weights = rng.normal(0.0, 1.0 / np.sqrt(hidden), size=(n_items, hidden))
+    ranks = rng.permutation(n_items) + 1.0
+    item_bias = -popularity_exponent * np.log(ranks)
+    truth = SyntheticTruth(clusters, tastes, hidden_weights, hidden_bias, item_weights,
+                           item_bias, float(temperature))
+
+    mu = np.log(mean_clicks) - activity_sigma ** 2 / 2  # so E[activity] = mean_clicks
+    activity = np.rint(rng.lognormal(mu, activity_sigma, size=n_users)).astype(np.int64)
+    activity = np.clip(activity, min_clicks, n_items // 2)
+
+    user_chunks, item_chunks = [], []
+    for start in range(0, n_users, chunk_users):
+        users = np.arange(start, min(start + chunk_users, n_users))
+        logits = truth.logits(users)
+        keys = logits + rng.gumbel(size=logits.shape).astype(np.float32)
+        most = int(activity[users].max())
+        top = np.argpartition(-keys, most - 1, axis=1)[:, :most]
+        top_keys = np.take_along_axis(keys, top, axis=1)
+        top = np.take_along_axis(top, np.argsort(-top_keys, axis=1), axis=1)
+        take = np.arange(most)[None, :] < activity[users][:, None]
+        user_chunks.append(np.broadcast_to(users[:, None], top.shape)[take])
+        item_chunks.append(top[take])
+    user_ids = np.concatenate(user_chunks)
+    item_ids = np.concatenate(item_chunks).astype(np.int64)
+    ratings = np.full(user_ids.size, 5.0, dtype=np.float32)
+    return RatingTable(user_ids, item_ids, ratings, name="synthetic"), truth

@@ -1,0 +1,18 @@
+"""Published numbers to compare against (DESIGN §5). Test-set Recall@20, Recall@50, NDCG@100."""
+
+PAPER_ML20M = {
+    "Mult-VAE": {"recall@20": 0.395, "recall@50": 0.537, "ndcg@100": 0.426},
+    "Mult-DAE": {"recall@20": 0.387, "recall@50": 0.524, "ndcg@100": 0.419},
+    "WMF": {"recall@20": 0.360, "recall@50": 0.498, "ndcg@100": 0.386},
+    "SLIM": {"recall@20": 0.370, "recall@50": 0.495, "ndcg@100": 0.401},
+    "CDAE": {"recall@20": 0.391, "recall@50": 0.523, "ndcg@100": 0.418},
+}
+"""Liang et al. (2018), Table 2, ML-20M."""
+
+ML1M_NDCG100 = {
+    "Popularity": 0.223, "EASE": 0.426, "Mult-DAE (authors' code)": 0.422,
+    "Mult-VAE (authors' code, annealing reaches the cap)": 0.402,
+    "Mult-VAE (authors' code, 200,000 annealing steps)": 0.391, "Cornac VAECF": 0.401,
+}
+"""Test NDCG@100 measured on real ML-1M with this protocol (seed 98765, 600 + 600 held-out
+users); standard error ≈ 0.007."""

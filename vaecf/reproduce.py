@@ -1,0 +1,92 @@
+"""The paper's experiment end to end: load, split, train, evaluate on test users.
+
+``reproduce(...)`` returns a JSON-ready dict (the shape of ``results.json``, documented in
+the README) plus the training histories; the command line and notebook 8 both call it.
+"""
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import asdict
+
+import numpy as np
+import torch
+
+from . import __version__
+from .data import default_heldout, load_dataset, paper_split
+from .metrics import evaluate
+from .models import MultDAE, MultVAE, Popularity
+from .models.oracle import Oracle
+from .reference import PAPER_ML20M
+from .train import TrainConfig, choose_device, fit
+
+__all__ = ["DEFAULT_EPOCHS", "reproduce", "summarise"]
+
+DEFAULT_EPOCHS = {"synthetic": 60, "ml-100k": 100, "ml-1m": 200, "ml-20m": 200,
+                  "ml-latest-small": 100}
+METRICS = ("recall@20", "recall@50", "ndcg@100")
+
+
+def summarise(per_user: dict) -> tuple[dict, dict]:
+    """Means and standard errors of per-user metric arrays."""
+    means = {name: float(values.mean()) for name, values in per_user.items()}
+    errors = {name: float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else 0.0
+              for name, values in per_user.items()}
+    return means, errors
+
+
+def _scores(scorer, split, group, users=None):
+    fold_in, target = getattr(split, f"{group}_fold_in"), getattr(split, f"{group}_target")
+    return summarise(evaluate(scorer, fold_in, target, users=users))
+
+
+def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int | None = None,
+              seed: int = 98765, size: str = "small", n_heldout=None, device=None,
+              beta_cap: float = 0.2, progress: bool = True) -> tuple[dict, dict]:
+    """Run popularity, Mult-DAE and Mult-VAE (and the oracle on synthetic data).
+
+    Returns:
+        ``(results, histories)``: the ``results.json`` dict, and each trained model's
+        per-epoch history.
+    """
+    device = choose_device(device)
+    epochs = epochs if epochs is not None else DEFAULT_EPOCHS[dataset]
+    table, truth = load_dataset(dataset, data_dir=data_dir, path=path, size=size, seed=seed)
+    split = paper_split(table, n_heldout=n_heldout if n_heldout is not None else default_heldout(dataset),
+                        seed=seed)
+    results = {
+        "dataset": dataset, "seed": seed, "epochs": epochs, "device": str(device),
+        "vaecf_version": __version__, "torch_version": torch.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "counts": split.counts(), "protocol": split.protocol,
+        "split_fingerprint": split.fingerprint(), "models": {},
+    }
+    if dataset == "synthetic":
+        results["synthetic_size"] = size
+    histories = {}
+
+    def record(name, scorer, seconds, needs_users=False, extra=None):
+        test, test_se = _scores(scorer, split, "test", split.test_users if needs_users else None)
+        valid, _ = _scores(scorer, split, "valid", split.valid_users if needs_users else None)
+        results["models"][name] = {"test": test, "test_stderr": test_se, "validation": valid,
+                                   "train_seconds": round(seconds, 2), **(extra or {})}
+
+    tic = time.perf_counter()
+    popularity = Popularity().fit(split.train)
+    record("Popularity", popularity.score, time.perf_counter() - tic)
+
+    config = TrainConfig(epochs=epochs, seed=seed, beta_cap=beta_cap)
+    for name, build in (("Mult-DAE", MultDAE), ("Mult-VAE", MultVAE)):
+        torch.manual_seed(seed)
+        model = build(split.n_items).to(device)
+        run = fit(model, split, config, progress=progress)
+        histories[name] = run.history
+        record(name, model.score, run.seconds,
+               extra={"best_epoch": run.best_epoch, "model_config": model.config(),
+                      "train_config": asdict(config)})
+    if truth is not None:
+        oracle = Oracle(truth, split.item_ids)
+        record("Oracle (true probabilities)", oracle.score, 0.0, needs_users=True)
+    if dataset == "ml-20m":
+        results["paper"] = PAPER_ML20M
+    return results, histories
