@@ -45,11 +45,11 @@ def choose_device(prefer: str | None = None) -> torch.device:
 class TrainConfig:
     """Hyper-parameters of one training run (paper defaults, DESIGN §5).
 
-    ``anneal_steps`` is the number of optimiser steps over which β grows linearly from 0
-    to ``beta_cap`` (β = min(cap, step / anneal_steps)). The paper fixes it at 200,000;
-    on a small dataset that many steps never happen and β stays near 0, so by default
-    (``None``) it is scaled to the run: β reaches the cap after ``anneal_fraction`` of
-    all steps.
+    KL annealing follows the paper: β = min(beta_cap, step / anneal_steps), so
+    ``anneal_steps`` is the number of optimiser steps β would take to grow from 0 to 1.
+    The paper fixes it at 200,000; on a small dataset that many steps never happen and β
+    stays near 0, so by default (``None``) it is scaled to the run: β reaches the cap
+    after ``anneal_fraction`` of all steps.
     """
 
     epochs: int = 100
@@ -82,8 +82,10 @@ class TrainConfig:
     def total_anneal_steps(self, n_train_users: int) -> int:
         if self.anneal_steps is not None:
             return int(self.anneal_steps)
+        if self.beta_cap == 0:
+            return 1  # β = min(0, ·) = 0 throughout
         steps = self.epochs * math.ceil(n_train_users / self.batch_size)
-        return max(1, int(round(self.anneal_fraction * steps)))
+        return max(1, int(round(self.anneal_fraction * steps / self.beta_cap)))
 
 
 def beta_at(step: int, anneal_steps: int, cap: float) -> float:

@@ -63,7 +63,7 @@ class SyntheticTruth:
 
 def make_synthetic(n_users: int = 3_000, n_items: int = 600, seed: int = 0, n_clusters: int = 8,
                    taste_dim: int = 6, hidden: int = 32, temperature: float = 2.0,
-                   popularity_exponent: float = 0.9, mean_clicks: float = 40.0,
+                   popularity_exponent: float = 1.2, mean_clicks: float = 40.0,
                    activity_sigma: float = 0.8, min_clicks: int = 3,
                    chunk_users: int = 2_000) -> tuple[RatingTable, SyntheticTruth]:
     """Draw a synthetic click table and its ground truth.

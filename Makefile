@@ -1,0 +1,27 @@
+# One entry point. `make reproduce` and `make test` each set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup reproduce test clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## The main job: the paper's table on the embedded synthetic data (a few minutes on 2 cores).
+reproduce: $(STAMP)
+	$(PY) -m vaecf reproduce --dataset synthetic --out runs/synthetic --overwrite
+
+## The whole test suite: unit tests and every notebook under nbval, in smoke size.
+test: $(STAMP)
+	VAECF_SMOKE=1 MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,42 @@
+import json
+
+import pytest
+
+from vaecf.cli import main
+
+
+def test_reproduce_on_tiny_synthetic_data(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["reproduce", "--dataset", "synthetic", "--size", "tiny", "--epochs", "2",
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["models"]) >= {"Popularity", "Mult-DAE", "Mult-VAE", "Oracle (true probabilities)"}
+    for entry in results["models"].values():
+        assert set(entry["test"]) == {"recall@20", "recall@50", "ndcg@100"}
+        assert 0 <= entry["test"]["ndcg@100"] <= 1
+    assert results["counts"]["test_users"] == results["protocol"]["n_heldout"]
+    assert (out / "training_curves.png").stat().st_size > 0
+    table = capsys.readouterr().out
+    assert "Mult-VAE" in table and "NDCG@100" in table
+
+
+def test_existing_results_are_not_overwritten(tmp_path, capsys):
+    (tmp_path / "results.json").write_text("{\"mine\": true}")
+    code = main(["reproduce", "--size", "tiny", "--epochs", "1", "--out", str(tmp_path), "--quiet"])
+    assert code == 2
+    assert "already exists" in capsys.readouterr().err
+    assert json.loads((tmp_path / "results.json").read_text()) == {"mine": True}
+
+
+def test_unknown_dataset_is_rejected(capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--dataset", "ml-5m"])
+    assert "invalid choice: 'ml-5m'" in capsys.readouterr().err
+
+
+def test_missing_movielens_file_is_a_clear_error(tmp_path, capsys):
+    code = main(["reproduce", "--dataset", "ml-1m", "--path", str(tmp_path), "--out",
+                 str(tmp_path / "o"), "--quiet"])
+    assert code == 2
+    assert "No ratings.dat for ml-1m" in capsys.readouterr().err

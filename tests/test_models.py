@@ -1,0 +1,119 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from vaecf.models import MultDAE, MultVAE, Popularity, kl_to_standard_normal, reparameterise
+from vaecf.models.inputs import csr_to_torch, normalise_rows, sparse_dropout
+
+
+def _batch(n_users=6, n_items=30, seed=0):
+    rng = np.random.default_rng(seed)
+    dense = (rng.random((n_users, n_items)) < 0.3).astype(np.float32)
+    dense[:, 0] = 1
+    return sp.csr_matrix(dense)
+
+
+def test_kl_closed_form_matches_monte_carlo():
+    torch.manual_seed(0)
+    mu, logvar = torch.randn(3, 4), torch.randn(3, 4) * 0.5
+    z = reparameterise(mu.expand(200_000, 3, 4), logvar.expand(200_000, 3, 4))
+    q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+    p = torch.distributions.Normal(0.0, 1.0)
+    monte_carlo = (q.log_prob(z) - p.log_prob(z)).sum(-1).mean(0)
+    torch.testing.assert_close(kl_to_standard_normal(mu, logvar), monte_carlo, atol=0.02, rtol=0.01)
+
+
+def test_reparameterised_sample_has_the_right_moments_and_gradient():
+    mu = torch.full((100_000, 1), 2.0, requires_grad=True)
+    logvar = torch.full((100_000, 1), np.log(0.25), requires_grad=True)
+    z = reparameterise(mu, logvar, generator=torch.Generator().manual_seed(0))
+    assert z.mean().item() == pytest.approx(2.0, abs=0.01)
+    assert z.std().item() == pytest.approx(0.5, abs=0.01)
+    z.sum().backward()
+    assert torch.all(mu.grad == 1)
+
+
+def test_sparse_input_path_equals_dense_path():
+    x = _batch()
+    sparse, dense = csr_to_torch(x), torch.from_numpy(x.toarray())
+    torch.testing.assert_close(normalise_rows(sparse).to_dense(), normalise_rows(dense))
+    torch.manual_seed(0)
+    model = MultVAE(30, hidden_dims=(8,), latent_dim=3).eval()
+    torch.testing.assert_close(model(sparse)[0], model(dense)[0])
+
+
+def test_dropout_touches_only_clicks_and_rescales():
+    x = csr_to_torch(sp.csr_matrix(np.ones((200, 100), dtype=np.float32)))
+    torch.manual_seed(0)
+    dropped = sparse_dropout(x, 0.5, training=True).to_dense()
+    assert set(dropped.unique().tolist()) == {0.0, 2.0}
+    assert dropped.mean().item() == pytest.approx(1.0, abs=0.02)
+    assert torch.equal(sparse_dropout(x, 0.5, training=False).to_dense(), x.to_dense())
+
+
+@pytest.mark.parametrize("model_class", [MultVAE, MultDAE])
+def test_shapes_and_loss_gradients(model_class):
+    torch.manual_seed(0)
+    model = model_class(30, hidden_dims=(8,))
+    x = csr_to_torch(_batch())
+    terms = model.loss(x, beta=0.2)
+    assert terms["loss"].shape == ()
+    terms["loss"].backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    scores = model.score(_batch())
+    assert scores.shape == (6, 30) and np.isfinite(scores).all()
+
+
+def test_paper_architecture():
+    vae = MultVAE(1000)
+    shapes = [tuple(p.shape) for name, p in vae.named_parameters() if name.endswith("weight")]
+    assert shapes == [(600, 1000), (400, 600), (600, 200), (1000, 600)]
+    dae = MultDAE(1000)
+    assert [tuple(p.shape) for n, p in dae.named_parameters() if n.endswith("weight")] == [(200, 1000), (1000, 200)]
+    assert dae.l2 == pytest.approx(0.01 / 500)
+
+
+def test_vae_loss_is_negative_beta_elbo():
+    torch.manual_seed(0)
+    model = MultVAE(30, hidden_dims=(8,), latent_dim=3).eval()  # z = μ, no dropout
+    x = csr_to_torch(_batch())
+    logits, mu, logvar = model(x)
+    nll = -(torch.log_softmax(logits, -1) * x.to_dense()).sum(-1).mean()
+    kl = kl_to_standard_normal(mu, logvar).mean()
+    terms = model.loss(x, beta=0.3)
+    torch.testing.assert_close(terms["loss"], nll + 0.3 * kl)
+
+
+def test_scoring_is_deterministic_and_uses_the_mean():
+    torch.manual_seed(0)
+    model = MultVAE(30, hidden_dims=(8,), latent_dim=3)
+    np.testing.assert_array_equal(model.score(_batch()), model.score(_batch()))
+    assert model.training  # score() restores the mode it found
+
+
+def test_popularity_scores_training_counts():
+    train = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 0], [1, 0, 1], [0, 0, 1]], dtype=np.float32))
+    scores = Popularity().fit(train).score(sp.csr_matrix((2, 3)))
+    np.testing.assert_array_equal(scores, [[3, 1, 2], [3, 1, 2]])
+
+
+@pytest.mark.parametrize("build,message", [
+    (lambda: MultVAE(30, latent_dim=0), "positive whole numbers"),
+    (lambda: MultVAE(0), "n_items"),
+    (lambda: MultDAE(30, hidden_dims=(-5,)), "positive whole numbers"),
+    (lambda: MultVAE(30, dropout=1.0), "dropout"),
+    (lambda: MultDAE(30, l2=-0.1), "must not be negative"),
+    (lambda: MultVAE(30, likelihood="poisson"), "Unknown likelihood 'poisson'"),
+])
+def test_bad_parameters(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_wrong_item_count_and_dense_input():
+    model = MultVAE(30, hidden_dims=(8,), latent_dim=3)
+    with pytest.raises(ValueError, match="built for 30"):
+        model.score(_batch(n_items=31))
+    with pytest.raises(TypeError, match="SciPy sparse"):
+        model.score(_batch().toarray())

@@ -1,0 +1,131 @@
+import numpy as np
+import pytest
+import torch
+
+from vaecf.data import make_synthetic, paper_split
+from vaecf.metrics import evaluate
+from vaecf.models import MultDAE, MultVAE, Popularity
+from vaecf.train import CheckpointMismatch, TrainConfig, TrainingDiverged, beta_at, fit
+
+
+@pytest.fixture(scope="module")
+def split():
+    table, _ = make_synthetic(n_users=600, n_items=100, seed=0, mean_clicks=20)
+    return paper_split(table, n_heldout=60, seed=0)
+
+
+def _vae(split, seed=0):
+    torch.manual_seed(seed)
+    return MultVAE(split.n_items, hidden_dims=(32,), latent_dim=8)
+
+
+def test_beta_schedule():
+    assert beta_at(0, 100, 0.2) == 0
+    assert beta_at(50, 100, 0.2) == pytest.approx(0.2)
+    assert beta_at(10, 100, 0.2) == pytest.approx(0.1)
+    config = TrainConfig(epochs=10, batch_size=100, anneal_fraction=0.5, beta_cap=0.2)
+    assert config.total_anneal_steps(n_train_users=1000) == 250  # β = 0.2 at step 50
+    assert TrainConfig(anneal_steps=200_000).total_anneal_steps(10) == 200_000
+
+
+def test_training_beats_popularity_and_keeps_the_best_epoch(split):
+    model = _vae(split)
+    result = fit(model, split, TrainConfig(epochs=30, batch_size=50, seed=0), progress=False)
+    history = result.history
+    n_batches = -(-split.train.shape[0] // 50)
+    assert len(history) == 30 and history[-1]["loss"] < history[0]["loss"]
+    assert history[-1]["step"] == 30 * n_batches
+    assert history[-1]["beta"] == pytest.approx(0.2)  # reached the cap at 80% of the run
+    assert history[9]["beta"] == pytest.approx(10 * n_batches / round(0.8 * 30 * n_batches / 0.2))
+    assert result.best_score == max(h["val_ndcg@100"] for h in history)
+    assert result.best_epoch == 1 + int(np.argmax([h["val_ndcg@100"] for h in history]))
+    kept = evaluate(model.score, split.valid_fold_in, split.valid_target)["ndcg@100"].mean()
+    assert kept == pytest.approx(result.best_score)
+    pop = evaluate(Popularity().fit(split.train).score, split.test_fold_in, split.test_target)
+    vae = evaluate(model.score, split.test_fold_in, split.test_target)
+    assert vae["ndcg@100"].mean() > pop["ndcg@100"].mean() + 0.03
+
+
+def test_dae_trains_without_kl(split):
+    torch.manual_seed(0)
+    model = MultDAE(split.n_items, hidden_dims=(16,))
+    result = fit(model, split, TrainConfig(epochs=3, batch_size=100), progress=False)
+    assert all(h["kl"] == 0 and h["beta"] == 0 for h in result.history)
+
+
+def test_same_seed_same_weights(split):
+    runs = []
+    for _ in range(2):
+        model = _vae(split)
+        fit(model, split, TrainConfig(epochs=3, batch_size=100, seed=7), progress=False)
+        runs.append(model.state_dict())
+    for key in runs[0]:
+        assert torch.equal(runs[0][key], runs[1][key])
+
+
+def test_resume_gives_the_same_result(split, tmp_path):
+    config = TrainConfig(epochs=6, batch_size=100, seed=1)
+    straight = _vae(split)
+    full = fit(straight, split, config, progress=False)
+
+    class Interrupt(Exception):
+        pass
+
+    resumed = _vae(split)
+    checkpoint = tmp_path / "run.pt"
+    original = MultVAE.loss
+    calls = {"n": 0}
+
+    def crash_in_epoch_4(self, x, beta):
+        calls["n"] += 1
+        if calls["n"] == 3 * 5 + 2:
+            raise Interrupt
+        return original(self, x, beta)
+
+    MultVAE.loss = crash_in_epoch_4
+    try:
+        with pytest.raises(Interrupt):
+            fit(resumed, split, config, checkpoint=checkpoint, progress=False)
+    finally:
+        MultVAE.loss = original
+    again = fit(_vae(split, seed=99), split, config, checkpoint=checkpoint, resume=True, progress=False)
+    assert [h["val_ndcg@100"] for h in again.history] == [h["val_ndcg@100"] for h in full.history]
+    assert again.best_epoch == full.best_epoch
+    for key, value in straight.state_dict().items():
+        assert torch.equal(value, again.model.state_dict()[key])
+
+
+def test_checkpoint_of_another_model_or_split_is_refused(split, tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    config = TrainConfig(epochs=1, batch_size=100)
+    fit(_vae(split), split, config, checkpoint=checkpoint, progress=False)
+    torch.manual_seed(0)
+    other_model = MultVAE(split.n_items, hidden_dims=(16,), latent_dim=8)
+    with pytest.raises(CheckpointMismatch, match="same architecture"):
+        fit(other_model, split, config, checkpoint=checkpoint, resume=True, progress=False)
+    other_split = paper_split(make_synthetic(n_users=600, n_items=100, seed=0, mean_clicks=20)[0],
+                              n_heldout=60, seed=1)
+    with pytest.raises(CheckpointMismatch, match="another data split"):
+        fit(_vae(other_split), other_split, config, checkpoint=checkpoint, resume=True,
+            progress=False)
+
+
+def test_nan_loss_stops_with_the_epoch_and_batch(split):
+    model = _vae(split)
+    with torch.no_grad():
+        model.decoder[-1].weight.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="epoch 1, batch 1/"):
+        fit(model, split, TrainConfig(epochs=1, batch_size=100), progress=False)
+
+
+@pytest.mark.parametrize("kwargs,message", [(dict(epochs=0), "epochs"), (dict(lr=-1), "lr"),
+                                            (dict(beta_cap=-0.1), "β"),
+                                            (dict(batch_size=2.5), "batch_size")])
+def test_bad_configuration(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)
+
+
+def test_model_and_data_item_counts_must_match(split):
+    with pytest.raises(ValueError, match="n_items=split.n_items"):
+        fit(MultVAE(split.n_items + 1), split, TrainConfig(epochs=1), progress=False)
