@@ -40,3 +40,17 @@ def test_missing_movielens_file_is_a_clear_error(tmp_path, capsys):
                  str(tmp_path / "o"), "--quiet"])
     assert code == 2
     assert "No ratings.dat for ml-1m" in capsys.readouterr().err
+
+
+def test_counts_command_prints_the_protocol_counts(capsys):
+    assert main(["counts", "--dataset", "synthetic", "--size", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "users_after_filtering" in out and "train_users" in out
+
+
+def test_counts_compares_with_published_ml20m_counts(tmp_path, capsys):
+    from conftest import write_ratings_csv
+
+    write_ratings_csv(tmp_path / "ratings.csv")
+    assert main(["counts", "--dataset", "ml-20m", "--path", str(tmp_path), "--heldout", "1"]) == 1
+    assert "DIFFERENT" in capsys.readouterr().out  # a toy file is not ML-20M

@@ -56,6 +56,33 @@ def _reproduce(args) -> int:
     return 0
 
 
+def _counts(args) -> int:
+    from .data import default_heldout, load_dataset, paper_split
+    from .reference import PUBLISHED_COUNTS
+
+    table, _ = load_dataset(args.dataset, data_dir=args.data_dir, path=args.path, size=args.size,
+                            seed=args.seed)
+    heldout = args.heldout if args.heldout is not None else default_heldout(args.dataset)
+    split = paper_split(table, n_heldout=heldout, seed=args.seed)
+    ours = {**split.protocol, **split.counts()}
+    published = PUBLISHED_COUNTS.get(args.dataset, {})
+    print(f"{args.dataset}: {len(table):,} ratings, {table.n_users:,} users, {table.n_items:,} items")
+    mismatches = 0
+    for key, value in ours.items():
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        line = f"  {key:<32}{value:>12,}"
+        if key in published:
+            agrees = published[key] == value
+            mismatches += not agrees
+            line += f"   published {published[key]:>12,}  {'ok' if agrees else 'DIFFERENT'}"
+        print(line)
+    if published:
+        print("All published counts agree." if mismatches == 0 else
+              f"{mismatches} count(s) differ from the published ones.")
+    return 1 if mismatches else 0
+
+
 def _heldout(text: str):
     value = float(text)
     return int(value) if value >= 1 else value
@@ -82,6 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--overwrite", action="store_true", help="replace an existing results.json")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.set_defaults(run=_reproduce)
+
+    cnt = commands.add_parser("counts", help="the protocol's counts, beside the published ones")
+    cnt.add_argument("--dataset", default="synthetic", choices=DATASETS)
+    cnt.add_argument("--data-dir", default=None)
+    cnt.add_argument("--path", default=None)
+    cnt.add_argument("--size", default="small", choices=list(SYNTHETIC_SIZES))
+    cnt.add_argument("--seed", type=int, default=98765)
+    cnt.add_argument("--heldout", type=_heldout, default=None)
+    cnt.set_defaults(run=_counts)
     return parser
 
 
