@@ -27,7 +27,8 @@ def format_table(results: dict) -> str:
     lines.append(
         f"{results['dataset']}: {counts['train_users']} train / {counts['valid_users']} validation / "
         f"{counts['test_users']} test users, {counts['items']} items; test users' mean, "
-        f"seed {results['seed']}, {results['epochs']} epochs.")
+        f"seed {results['seed']}, {results['epochs']} epochs"
+        + (f", {results['likelihood']} likelihood." if "likelihood" in results else "."))
     return "\n".join(lines)
 
 
@@ -44,7 +45,7 @@ def _reproduce(args) -> int:
     results, histories = reproduce(
         args.dataset, data_dir=args.data_dir, path=args.path, epochs=args.epochs, seed=args.seed,
         size=args.size, n_heldout=args.heldout, device=args.device, beta_cap=args.beta_cap,
-        progress=not args.quiet)
+        likelihood=args.likelihood, progress=not args.quiet)
     out.mkdir(parents=True, exist_ok=True)
     results_file.write_text(json.dumps(results, indent=2))
     curves = plot_training_curves(histories)
@@ -104,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--heldout", type=_heldout, default=None,
                      help="validation and test users each: a count, or a fraction such as 0.1")
     rep.add_argument("--beta-cap", type=float, default=0.2)
+    rep.add_argument("--likelihood", default="multinomial",
+                     choices=["multinomial", "gaussian", "logistic"],
+                     help="the autoencoders' likelihood (paper eqs. 2-4; default multinomial)")
     rep.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     rep.add_argument("--out", default="runs/latest", help="folder for results.json and figures")
     rep.add_argument("--overwrite", action="store_true", help="replace an existing results.json")

@@ -15,16 +15,31 @@ import torch
 from . import __version__
 from .data import default_heldout, load_dataset, paper_split
 from .metrics import evaluate
-from .models import MultDAE, MultVAE, Popularity
+from .likelihoods import get_likelihood
+from .models import AE, EASE, WMF, MultDAE, MultVAE, Popularity
 from .models.oracle import Oracle
 from .reference import PAPER_ML20M
 from .train import TrainConfig, choose_device, fit
 
-__all__ = ["DEFAULT_EPOCHS", "reproduce", "summarise"]
+__all__ = ["DEFAULT_EPOCHS", "reproduce", "summarise", "autoencoder_name"]
 
 DEFAULT_EPOCHS = {"synthetic": 60, "ml-100k": 100, "ml-1m": 200, "ml-20m": 200,
                   "ml-latest-small": 100}
 METRICS = ("recall@20", "recall@50", "ndcg@100")
+WMF_SETTINGS = {"n_factors": 100, "l2": 100.0, "alpha": 10.0, "iterations": 15}
+"""WMF's settings (chosen on ML-1M validation users; see the README)."""
+EASE_L2 = 500.0
+"""EASE's λ (Steck 2019; 500 on ML-1M-sized data)."""
+PREFIX = {"multinomial": "Mult", "gaussian": "Gaussian", "logistic": "Logistic"}
+
+
+def autoencoder_name(kind: str, likelihood: str = "multinomial") -> str:
+    """The table's name for an autoencoder: ``AE``, or ``Mult-DAE`` / ``Logistic-VAE`` …
+    (the paper's names carry the likelihood; ``AE`` is followed by it unless multinomial)."""
+    get_likelihood(likelihood)
+    if kind == "AE":
+        return "AE" if likelihood == "multinomial" else f"AE ({likelihood})"
+    return f"{PREFIX[likelihood]}-{kind}"
 
 
 def summarise(per_user: dict) -> tuple[dict, dict]:
@@ -42,13 +57,19 @@ def _scores(scorer, split, group, users=None):
 
 def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int | None = None,
               seed: int = 98765, size: str = "small", n_heldout=None, device=None,
-              beta_cap: float = 0.2, progress: bool = True) -> tuple[dict, dict]:
-    """Run popularity, Mult-DAE and Mult-VAE (and the oracle on synthetic data).
+              beta_cap: float = 0.2, likelihood: str = "multinomial",
+              progress: bool = True) -> tuple[dict, dict]:
+    """Run popularity, WMF, EASE, AE, Mult-DAE and Mult-VAE (and the oracle on synthetic data).
+
+    ``likelihood`` (multinomial, gaussian or logistic) is used by the three autoencoders;
+    with a likelihood other than the multinomial they are named after it
+    (``Gaussian-VAE``, ...).
 
     Returns:
         ``(results, histories)``: the ``results.json`` dict, and each trained model's
         per-epoch history.
     """
+    get_likelihood(likelihood)  # fail before any data is loaded
     device = choose_device(device)
     epochs = epochs if epochs is not None else DEFAULT_EPOCHS[dataset]
     table, truth = load_dataset(dataset, data_dir=data_dir, path=path, size=size, seed=seed)
@@ -59,7 +80,7 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
         "vaecf_version": __version__, "torch_version": torch.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "counts": split.counts(), "protocol": split.protocol,
-        "split_fingerprint": split.fingerprint(), "models": {},
+        "split_fingerprint": split.fingerprint(), "likelihood": likelihood, "models": {},
     }
     if dataset == "synthetic":
         results["synthetic_size"] = size
@@ -75,10 +96,18 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
     popularity = Popularity().fit(split.train)
     record("Popularity", popularity.score, time.perf_counter() - tic)
 
+    tic = time.perf_counter()
+    wmf = WMF(**WMF_SETTINGS, seed=seed, device=device).fit(split.train, progress=progress)
+    record("WMF", wmf.score, time.perf_counter() - tic, extra={"model_config": wmf.config()})
+    tic = time.perf_counter()
+    ease = EASE(EASE_L2, device=device).fit(split.train)
+    record("EASE", ease.score, time.perf_counter() - tic, extra={"model_config": ease.config()})
+
     config = TrainConfig(epochs=epochs, seed=seed, beta_cap=beta_cap)
-    for name, build in (("Mult-DAE", MultDAE), ("Mult-VAE", MultVAE)):
+    for kind, build in (("AE", AE), ("DAE", MultDAE), ("VAE", MultVAE)):
+        name = autoencoder_name(kind, likelihood)
         torch.manual_seed(seed)
-        model = build(split.n_items).to(device)
+        model = build(split.n_items, likelihood=likelihood).to(device)
         run = fit(model, split, config, progress=progress)
         histories[name] = run.history
         record(name, model.score, run.seconds,

@@ -1,7 +1,8 @@
 """Recommenders: every model offers ``score(fold_in_csr) -> scores``."""
-from .autoencoders import AutoencoderRecommender, MultDAE, MultVAE
+from .autoencoders import AE, AutoencoderRecommender, MultDAE, MultVAE
 from .gaussian import kl_to_standard_normal, reparameterise
+from .linear import EASE, WMF
 from .popularity import Popularity
 
-__all__ = ["AutoencoderRecommender", "MultDAE", "MultVAE", "Popularity",
+__all__ = ["AE", "AutoencoderRecommender", "EASE", "MultDAE", "MultVAE", "Popularity", "WMF",
            "kl_to_standard_normal", "reparameterise"]

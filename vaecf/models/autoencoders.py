@@ -1,8 +1,11 @@
-"""Mult-VAE and Mult-DAE (Liang et al. 2018, §2–3), as in the authors' published code.
+"""Mult-VAE and Mult-DAE (Liang et al. 2018, §2–3), as in the authors' published code,
+and the plain autoencoder they both grow from.
 
-Both read a user's click vector, L2-normalise it and apply input dropout (training only),
-and output item logits ``f_θ``; items are ranked by the logits. The likelihood
-(multinomial eq. 2, Gaussian eq. 3, logistic eq. 4) is a constructor argument.
+All read a user's click vector, L2-normalise it (Mult-DAE and Mult-VAE then apply input
+dropout in training) and output item logits ``f_θ``; items are ranked by the logits. The
+likelihood (multinomial eq. 2, Gaussian eq. 3, logistic eq. 4) is a constructor argument.
+The taxonomy: AE (deterministic code, no noise) → Mult-DAE (noise on the input) →
+Mult-VAE (noise on the code, and a KL term that shapes it).
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from ..likelihoods import get_likelihood
 from .gaussian import kl_to_standard_normal, reparameterise
 from .inputs import InputLinear, csr_to_torch, normalise_rows, sparse_dropout
 
-__all__ = ["AutoencoderRecommender", "MultVAE", "MultDAE"]
+__all__ = ["AutoencoderRecommender", "AE", "MultVAE", "MultDAE"]
 
 
 def _check_dims(n_items, dims, dropout):
@@ -165,3 +168,45 @@ class MultDAE(AutoencoderRecommender):
     def config(self) -> dict:
         return {"model": "MultDAE", "n_items": self.n_items, "hidden_dims": list(self.hidden_dims),
                 "dropout": self.dropout, "likelihood": self.likelihood_name, "l2": self.l2}
+
+
+class AE(AutoencoderRecommender):
+    """A plain autoencoder: Mult-VAE's network with the noise and the KL term taken away.
+
+    Same sizes as Mult-VAE, [I → 600 → 200 → 600 → I] with tanh, but the code is the
+    deterministic ``z = g_φ(x)`` (what Mult-VAE's μ would be) and there is no input dropout.
+    Loss: −log p(x | f_θ(g_φ(x))) + λ Σ‖W‖², mean over users. Equivalently, Mult-VAE with
+    σ → 0 and β = 0.
+    """
+
+    def __init__(self, n_items: int, hidden_dims=(600,), latent_dim: int = 200,
+                 likelihood: str = "multinomial", l2: float = 0.0):
+        hidden_dims = tuple(hidden_dims)
+        _check_dims(n_items, hidden_dims + (latent_dim,), 0.0)
+        super().__init__(n_items, 0.0, likelihood, l2)
+        self.hidden_dims, self.latent_dim = hidden_dims, int(latent_dim)
+        self.encoder = _mlp((self.n_items,) + hidden_dims + (self.latent_dim,), first_sparse=True)
+        self.decoder = _mlp((self.latent_dim,) + hidden_dims[::-1] + (self.n_items,))
+        self._init_weights()
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The code z = g_φ(x) of a batch of click rows."""
+        return _run(self.encoder, self.prepare_input(x))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return _run(self.decoder, z)
+
+    def forward(self, x: torch.Tensor):
+        z = self.encode(x)
+        return self.decode(z), z
+
+    def loss(self, x: torch.Tensor, beta: float = 0.0) -> dict:
+        """−log p(x | f_θ(g_φ(x))) + λ Σ‖W‖², mean over users (β is ignored)."""
+        logits = self(x)[0]
+        nll = -self.likelihood(logits, x).mean()
+        zero = torch.zeros((), device=logits.device)
+        return {"loss": nll + self.weight_penalty(), "nll": nll, "kl": zero}
+
+    def config(self) -> dict:
+        return {"model": "AE", "n_items": self.n_items, "hidden_dims": list(self.hidden_dims),
+                "latent_dim": self.latent_dim, "likelihood": self.likelihood_name, "l2": self.l2}
