@@ -132,45 +132,53 @@ def fit_rank_k_linear(inputs: np.ndarray, targets: np.ndarray, rank: int) -> Ran
     return RankKLinear(x_mean, y_mean, w_ols @ projector, int(rank))
 
 
-def fit_one_hidden_layer(inputs: np.ndarray, targets: np.ndarray, hidden: int = 4,
-                         epochs: int = 400, lr: float = 0.03, seed: int = 0):
+def fit_one_hidden_layer(inputs: np.ndarray, targets: np.ndarray, hidden: int = 8,
+                         epochs: int = 400, lr: float = 0.03, restarts: int = 3, seed: int = 0):
     """Fit scores = W₂ tanh(W₁ x + b₁) + b₂ by full-batch Adam on squared error.
 
-    Returns a function mapping an inputs array to predicted scores (NumPy). The network
-    is tiny, so it trains on one CPU thread (many threads only add overhead here).
+    XOR-like targets have poor local minima, so ``restarts`` networks start from different
+    random weights and the one with the lowest training error is kept. Returns a function
+    mapping an inputs array to predicted scores (NumPy). The networks are tiny, so they
+    train on one CPU thread (more threads only add overhead here).
     """
     inputs = np.asarray(inputs, dtype=np.float32)
     targets = np.asarray(targets, dtype=np.float32)
     if inputs.ndim != 2 or targets.ndim != 2 or inputs.shape[0] != targets.shape[0]:
         raise ValueError(f"inputs and targets must be users × items matrices with the same "
                          f"users; got shapes {inputs.shape} and {targets.shape}.")
-    for label, value in (("hidden", hidden), ("epochs", epochs)):
+    for label, value in (("hidden", hidden), ("epochs", epochs), ("restarts", restarts)):
         if isinstance(value, bool) or int(value) != value or value < 1:
             raise ValueError(f"{label} must be a positive whole number, got {value!r}.")
     generator = torch.Generator().manual_seed(seed)
-    network = nn.Sequential(nn.Linear(inputs.shape[1], hidden), nn.Tanh(),
-                            nn.Linear(hidden, targets.shape[1]))
-    with torch.no_grad():
-        for parameter in network.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator)
-                            / np.sqrt(max(1, parameter.shape[-1])))
     x, y = torch.from_numpy(inputs), torch.from_numpy(targets)
-    optimiser = torch.optim.Adam(network.parameters(), lr=lr)
+    best, best_loss = None, float("inf")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        for _ in range(int(epochs)):
-            optimiser.zero_grad()
-            loss = ((network(x) - y) ** 2).mean()
-            loss.backward()
-            optimiser.step()
+        for _ in range(int(restarts)):
+            network = nn.Sequential(nn.Linear(inputs.shape[1], hidden), nn.Tanh(),
+                                    nn.Linear(hidden, targets.shape[1]))
+            with torch.no_grad():
+                for parameter in network.parameters():
+                    parameter.copy_(torch.randn(parameter.shape, generator=generator)
+                                    / np.sqrt(max(1, parameter.shape[-1])))
+            optimiser = torch.optim.Adam(network.parameters(), lr=lr)
+            for _ in range(int(epochs)):
+                optimiser.zero_grad()
+                loss = ((network(x) - y) ** 2).mean()
+                loss.backward()
+                optimiser.step()
+            with torch.no_grad():
+                final = float(((network(x) - y) ** 2).mean())
+            if final < best_loss:
+                best, best_loss = network, final
     finally:
         torch.set_num_threads(threads)
-    network.eval()
+    best.eval()
 
     def predict(new_inputs: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return network(torch.as_tensor(np.asarray(new_inputs, dtype=np.float32))).numpy()
+            return best(torch.as_tensor(np.asarray(new_inputs, dtype=np.float32))).numpy()
 
     return predict
 
@@ -198,7 +206,7 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def compare_linear_and_network(data: EitherOrData, ranks=None, hidden: int = 4,
+def compare_linear_and_network(data: EitherOrData, ranks=None, hidden: int = 8,
                                epochs: int = 400, test_fraction: float = 0.5,
                                seed: int = 0) -> dict:
     """Fit both models on some users and score the C items of the others.
