@@ -26,6 +26,7 @@ def test_02_linear_latent_factor_models():
     assert m["xor_network_mse"] < m["xor_best_linear_mse"] - 0.05
     assert m["xor_network_auc"] > 0.9 and m["xor_best_linear_auc"] < 0.65
     assert m["xor_oracle_mse"] <= m["xor_network_mse"]
+    assert m["xor_wmf_best_auc"] < 0.75 < m["xor_network_auc"], "folded-in WMF should miss the pattern"
 
 
 def test_03_choosing_a_likelihood():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from vaecf.toy_patterns import (auc, compare_linear_and_network, fit_one_hidden_layer,
-                                fit_rank_k_linear, make_either_or)
+                                fit_rank_k_linear, make_either_or, score_recommender)
 
 
 def test_either_or_items_follow_the_xor_of_the_two_tastes():
@@ -82,3 +82,26 @@ def test_bad_parameters_are_explained(kwargs, message):
 def test_bad_rank_is_explained():
     with pytest.raises(ValueError, match="rank must be"):
         fit_rank_k_linear(np.zeros((5, 2)), np.zeros((5, 3)), 4)
+
+
+class _OracleOfGroupC:
+    """A stand-in recommender that scores C items by the XOR of the A and B clicks."""
+
+    def fit(self, train):
+        self.n_items = train.shape[1]
+        return self
+
+    def score(self, fold_in):
+        x = fold_in.toarray()
+        per = self.n_items // 3
+        a, b = x[:, :per].mean(1) > 0.5, x[:, per:2 * per].mean(1) > 0.5
+        return np.repeat((a ^ b).astype(float)[:, None], self.n_items, axis=1)
+
+
+def test_score_recommender_hides_the_target_and_scores_it():
+    data = make_either_or(seed=2)
+    perfect = score_recommender(data, _OracleOfGroupC, seed=2)
+    assert perfect["auc"] > 0.9
+    from vaecf.models import WMF
+    wmf = score_recommender(data, lambda: WMF(n_factors=3, iterations=5, seed=0), seed=2)
+    assert wmf["auc"] < 0.75 < perfect["auc"]

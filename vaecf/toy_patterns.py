@@ -22,12 +22,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Callable
+
 import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn as nn
 
 __all__ = ["EitherOrData", "make_either_or", "RankKLinear", "fit_rank_k_linear",
-           "fit_one_hidden_layer", "auc", "compare_linear_and_network"]
+           "fit_one_hidden_layer", "auc", "compare_linear_and_network", "score_recommender"]
 
 GROUPS = ("A", "B", "C")
 
@@ -248,3 +251,29 @@ def compare_linear_and_network(data: EitherOrData, ranks=None, hidden: int = 8,
         "network_scores": network_scores,
         "test_kind": data.kind[test],
     }
+
+
+def score_recommender(data: EitherOrData, make_model: Callable[[], object],
+                      test_fraction: float = 0.5, seed: int = 0) -> dict:
+    """Train a recommender on some users' clicks and fold in the others without their C clicks.
+
+    ``make_model()`` returns an unfitted model with ``fit(csr)`` and ``score(csr)`` (WMF,
+    EASE, ...). It is fitted on the training users' full click rows (groups A, B and C);
+    each test user is folded in with their A and B clicks only, and their C clicks are
+    the target. The test users are the same as in :func:`compare_linear_and_network`.
+
+    Returns ``{"mse", "auc"}``: the squared error of the C scores and how well the mean
+    C score separates the either-or users from the rest.
+    """
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}.")
+    order = np.random.default_rng(seed).permutation(data.clicks.shape[0])
+    n_test = max(1, int(round(test_fraction * order.size)))
+    test, train = order[:n_test], order[n_test:]
+    model = make_model().fit(sp.csr_matrix(data.clicks[train]))
+    fold_in = data.clicks[test].copy()
+    is_target = data.groups == "C"
+    fold_in[:, is_target] = 0
+    scores = np.asarray(model.score(sp.csr_matrix(fold_in)))[:, is_target]
+    return {"mse": float(((scores - data.targets[test]) ** 2).mean()),
+            "auc": auc(scores.mean(axis=1), data.either_or[test])}
