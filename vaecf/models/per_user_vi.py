@@ -95,6 +95,11 @@ def _generator(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(int(seed))
 
 
+INITIAL_LOGVAR = -2.0
+"""Where a fresh q starts: log σ² = −2 (σ ≈ 0.37), narrower than the prior so that early
+samples already say something about the user."""
+
+
 def _init(init, n_users, latent_dim, device):
     if init is None:
         if latent_dim is None:
@@ -107,11 +112,6 @@ def _init(init, n_users, latent_dim, device):
         raise ValueError(f"init must be (mu, logvar), each users × latent = ({n_users}, d); got "
                          f"shapes {tuple(mu.shape)} and {tuple(logvar.shape)}.")
     return mu.clone(), logvar.clone()
-
-
-INITIAL_LOGVAR = -2.0
-"""Where a fresh q starts: log σ² = −2 (σ ≈ 0.37), narrower than the prior so that early
-samples already say something about the user."""
 
 
 def fit_user_posteriors(decode, clicks: sp.csr_matrix, likelihood: str = "multinomial",
