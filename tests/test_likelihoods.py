@@ -60,3 +60,12 @@ def test_confidence_weights_clicks_in_the_gaussian():
 def test_unknown_likelihood():
     with pytest.raises(ValueError, match="choose one of"):
         get_likelihood("bernoulli")
+
+
+def test_gaussian_and_logistic_gradients_match_their_formulas():
+    f = LOGITS.clone().requires_grad_(True)
+    gaussian(f, X, confidence=2.0).sum().backward()
+    torch.testing.assert_close(f.grad, (1 + X) * (X - LOGITS))  # c (x − f), c = 2 on clicks
+    f = LOGITS.clone().requires_grad_(True)
+    logistic(f, X).sum().backward()
+    torch.testing.assert_close(f.grad, X - torch.sigmoid(LOGITS))  # x − σ(f)

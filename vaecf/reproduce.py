@@ -27,7 +27,8 @@ DEFAULT_EPOCHS = {"synthetic": 60, "ml-100k": 100, "ml-1m": 200, "ml-20m": 200,
                   "ml-latest-small": 100}
 METRICS = ("recall@20", "recall@50", "ndcg@100")
 WMF_SETTINGS = {"n_factors": 100, "l2": 100.0, "alpha": 10.0, "iterations": 15}
-"""WMF's settings (chosen on ML-1M validation users; see the README)."""
+"""WMF's settings, chosen by validation NDCG@100 on ML-1M (k = 100; (λ, α) among (1, 3),
+(10, 10), (10, 50), (100, 10), (100, 50); λ = 100, α = 10 was best at 0.427)."""
 EASE_L2 = 500.0
 """EASE's λ (Steck 2019; 500 on ML-1M-sized data)."""
 PREFIX = {"multinomial": "Mult", "gaussian": "Gaussian", "logistic": "Logistic"}

@@ -60,25 +60,44 @@ def elbo(decode, likelihood, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Te
     """Monte Carlo ELBO of each user (eq. 6): mean over ``n_samples`` reparameterised
     draws of log p(x | z), minus β times the closed-form KL(q ‖ N(0, I)).
 
+    The draws ε (n_samples × users × latent) are taken in one call from ``generator``, and
+    decoded a chunk of samples at a time.
+
     Args:
-        decode: codes (users × latent) → item logits (users × items).
+        decode: codes (… × latent) → item logits (… × items).
         likelihood: a function of :mod:`vaecf.likelihoods` (or its name).
         x: the users' clicks (dense or sparse torch tensor, users × items).
         mu, logvar: q's mean and log-variance (users × latent).
     """
     likelihood = get_likelihood(likelihood) if isinstance(likelihood, str) else likelihood
-    expected = 0.0
-    for _ in range(n_samples):
-        logits = decode(reparameterise(mu, logvar, generator=generator))
-        if logits.shape != x.shape:
-            raise ValueError(f"the decoder gives {tuple(logits.shape)} logits for clicks of shape "
-                             f"{tuple(x.shape)}; use the decoder trained on this item set.")
-        expected = expected + likelihood(logits, x)
+    n_users, n_items = x.shape
+    z = reparameterise(mu.expand(n_samples, *mu.shape), logvar.expand(n_samples, *logvar.shape),
+                       generator=generator)
+    dense = x.to_dense() if x.is_sparse else x
+    chunk = max(1, _CHUNK_NUMBERS // max(1, n_users * n_items))
+    expected = torch.zeros(n_users, dtype=mu.dtype, device=mu.device)
+    for start in range(0, n_samples, chunk):
+        block = z[start:start + chunk]
+        logits = decode(block.reshape(-1, mu.shape[-1]))
+        if logits.shape != (block.shape[0] * n_users, n_items):
+            raise ValueError(f"the decoder gives {logits.shape[-1]} logits for clicks on {n_items} "
+                             "items; use the decoder trained on this item set.")
+        repeated = dense.expand(block.shape[0], n_users, n_items).reshape(-1, n_items)
+        expected = expected + likelihood(logits, repeated).view(block.shape[0], n_users).sum(0)
     return expected / n_samples - beta * kl_to_standard_normal(mu, logvar)
+
+
+_CHUNK_NUMBERS = 20_000_000
+"""At most this many logits are held at once when averaging over samples."""
 
 
 def _generator(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(int(seed))
+
+
+INITIAL_LOGVAR = -2.0
+"""Where a fresh q starts: log σ² = −2 (σ ≈ 0.37), narrower than the prior so that early
+samples already say something about the user."""
 
 
 def _init(init, n_users, latent_dim, device):
@@ -93,11 +112,6 @@ def _init(init, n_users, latent_dim, device):
         raise ValueError(f"init must be (mu, logvar), each users × latent = ({n_users}, d); got "
                          f"shapes {tuple(mu.shape)} and {tuple(logvar.shape)}.")
     return mu.clone(), logvar.clone()
-
-
-INITIAL_LOGVAR = -2.0
-"""Where a fresh q starts: log σ² = −2 (σ ≈ 0.37), narrower than the prior so that early
-samples already say something about the user."""
 
 
 def fit_user_posteriors(decode, clicks: sp.csr_matrix, likelihood: str = "multinomial",

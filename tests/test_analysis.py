@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from vaecf.analysis import annealing_curve, curve_from_history, ndcg_by_activity
+from vaecf.data import make_synthetic, paper_split
+from vaecf.metrics import evaluate
+from vaecf.models import MultVAE, Popularity
+from vaecf.train import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def split():
+    table, _ = make_synthetic(n_users=300, n_items=120, seed=0)
+    return paper_split(table, n_heldout=40, seed=0)
+
+
+def test_activity_groups_are_equal_sized_quantiles_with_the_right_means(split):
+    scorer = Popularity().fit(split.train).score
+    result = ndcg_by_activity(scorer, split.test_fold_in, split.test_target, n_groups=5)
+    clicks = np.diff(split.test_fold_in.indptr)
+    ndcg = evaluate(scorer, split.test_fold_in, split.test_target)["ndcg@100"]
+    np.testing.assert_array_equal(result.size, [8] * 5)
+    np.testing.assert_allclose(result.ndcg, ndcg)
+    for g in range(5):
+        members = result.group == g
+        assert result.mean[g] == pytest.approx(ndcg[members].mean())
+        assert result.low[g] == clicks[members].min() and result.high[g] == clicks[members].max()
+        assert result.stderr[g] == pytest.approx(ndcg[members].std(ddof=1) / np.sqrt(8))
+    assert np.all(result.high[:-1] <= result.low[1:])  # least active group first
+    assert len(result.labels()) == 5
+
+
+def test_activity_on_a_hand_made_example():
+    fold_in = sp.csr_matrix(np.array([[1, 0, 0, 0], [1, 1, 1, 0], [1, 1, 0, 0], [0, 0, 0, 1]], dtype=np.float32))
+    target = sp.csr_matrix(np.array([[0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0], [1, 0, 0, 0]], dtype=np.float32))
+    scorer = lambda batch: np.tile(np.array([4.0, 3.0, 2.0, 1.0]), (batch.shape[0], 1))
+    result = ndcg_by_activity(scorer, fold_in, target, n_groups=2, k=2)
+    # users by clicks: 0 (1), 3 (1) | 2 (2), 1 (3); NDCG@2: user0 1, user3 1, user2 1, user1 1
+    np.testing.assert_array_equal(result.group, [0, 1, 1, 0])
+    np.testing.assert_array_equal(result.low, [1, 2])
+    np.testing.assert_allclose(result.mean, [1.0, 1.0])
+    with pytest.raises(ValueError, match="cannot cut 4 users into 5"):
+        ndcg_by_activity(scorer, fold_in, target, n_groups=5, k=2)
+    with pytest.raises(ValueError, match="n_groups"):
+        ndcg_by_activity(scorer, fold_in, target, n_groups=0, k=2)
+
+
+def test_curve_from_history_marks_the_best_beta():
+    history = [{"beta": b, "val_ndcg@100": v} for b, v in [(0.1, 0.2), (0.3, 0.35), (0.6, 0.3)]]
+    curve = curve_from_history(history)
+    np.testing.assert_allclose(curve.beta, [0.1, 0.3, 0.6])
+    assert curve.best_beta == 0.3 and curve.best_ndcg == 0.35
+    with pytest.raises(ValueError, match="empty"):
+        curve_from_history([])
+
+
+def test_annealing_runs_beta_linearly_to_the_maximum(split):
+    torch.manual_seed(0)
+    model = MultVAE(split.n_items, hidden_dims=(16,), latent_dim=4)
+    curve = annealing_curve(split, epochs=4, beta_max=1.0, model=model,
+                            config=TrainConfig(batch_size=60, beta_cap=0.2, seed=0), progress=False)
+    np.testing.assert_allclose(curve.beta, [0.25, 0.5, 0.75, 1.0])  # no cap on the way
+    assert curve.best_ndcg == curve.ndcg.max()
+    assert curve.best_beta == curve.beta[np.argmax(curve.ndcg)]
+    assert curve.model is model and len(curve.history) == 4
+    with pytest.raises(ValueError, match="beta_max"):
+        annealing_curve(split, epochs=1, beta_max=0.0)
