@@ -72,12 +72,16 @@ def _compare(name: str, case: str, inputs: str, expected, got, atol: float = 1e-
         return
     bad = np.flatnonzero(~np.isclose(got, expected, atol=atol, rtol=rtol).ravel())
     first = int(bad[0])
+    where = tuple(int(i) for i in np.unravel_index(first, expected.shape)) if expected.ndim else ()
     message = (f"{name} gave a wrong answer on case: {case}\n"
                + (f"  inputs: {inputs}\n" if inputs else "")
                + f"  expected: {_fmt(expected)}\n  got:      {_fmt(got)}\n"
-               f"  ({bad.size} of {expected.size} values differ; the first at position "
-               f"{np.unravel_index(first, expected.shape) if expected.ndim else ()}: "
-               f"expected {expected.ravel()[first]:.6g}, got {got.ravel()[first]:.6g})")
+               f"  ({bad.size} of {expected.size} values differ; the first at index "
+               f"{list(where)}: expected {expected.ravel()[first]:.6g}, "
+               f"got {got.ravel()[first]:.6g})")
+    if np.isfinite(expected).all() and not np.isfinite(got).all():
+        message += ("\n  Hint: your answer contains NaN or ±inf: a log of 0 or an overflowing "
+                    "exp? Use the stable torch.log_softmax / torch.logsumexp.")
     for mistake, wrong in (hints or {}).items():
         if np.allclose(got, np.asarray(wrong, dtype=np.float64), atol=atol, rtol=rtol):
             message += f"\n  Hint: your answer matches {mistake}."
@@ -286,7 +290,9 @@ def check_reparameterise(student_reparameterise: Callable) -> None:
             raise CheckFailed(f"no gradient reached {'μ' if mu_leaf.grad is None else 'log σ²'}"
                               f"; build z from both inputs with torch operations.\n  on case: {case}")
         _compare("the gradient ∂z/∂(log σ²) of reparameterise", case, "",
-                 (0.5 * torch.exp(0.5 * logvar) * eps).numpy(), logvar_leaf.grad)
+                 (0.5 * torch.exp(0.5 * logvar) * eps).numpy(), logvar_leaf.grad,
+                 hints={"σ = exp(log σ²): the standard deviation is exp(½ log σ²)":
+                        (torch.exp(logvar) * eps).numpy()})
     _passed("reparameterise", len(cases))
 
 
