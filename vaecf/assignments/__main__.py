@@ -2,7 +2,7 @@
 
     python -m vaecf.assignments generate            # masters -> assignments/student/
     python -m vaecf.assignments check               # fail if a student notebook is stale
-    python -m vaecf.assignments grade 01 submissions/ --out scores.csv
+    python -m vaecf.assignments grade 01 submissions/ --out scores.csv --feedback feedback/
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def main(argv=None) -> int:
     grd.add_argument("--out", default="scores.csv", help="CSV to write (default: %(default)s)")
     grd.add_argument("--autograder", help="an otter autograder zip to use instead of "
                                           "building one from the master")
+    grd.add_argument("--feedback", help="folder for one feedback .txt per student")
     args = parser.parse_args(argv)
 
     try:
@@ -42,7 +43,8 @@ def main(argv=None) -> int:
                 return 1
             print("Every student notebook matches its master.")
         else:
-            table = tools.grade(args.assignment, args.submissions, args.source, args.autograder)
+            table = tools.grade(args.assignment, args.submissions, args.source,
+                                args.autograder, args.feedback)
             path = tools.write_scores(table, args.out)
             print(table.to_string(index=False))
             print(f"wrote {path}")

@@ -113,7 +113,7 @@ def build_autograder(assignment: str, out_dir, source_dir=SOURCE_DIR) -> Path:
     return next((out / "autograder").glob("*.zip"))
 
 
-def _grade_one(path: Path, zip_path: Path, questions: list[str]) -> dict:
+def _grade_one(path: Path, zip_path: Path, questions: list[str], feedback_dir) -> dict:
     from otter.api import grade_submission
 
     row = {"student": path.stem, **{q: 0.0 for q in questions}, "error": ""}
@@ -129,6 +129,9 @@ def _grade_one(path: Path, zip_path: Path, questions: list[str]) -> dict:
     for question in questions:
         if question in results.results:
             row[question] = float(results.get_score(question))
+    if feedback_dir is not None:
+        text = "\n\n".join(results.results[q].summary() for q in questions if q in results.results)
+        (Path(feedback_dir) / f"{path.stem}.txt").write_text((row["error"] + "\n" + text).strip() + "\n")
     return row
 
 
@@ -147,8 +150,16 @@ def _questions(zip_path: Path) -> dict:
 
 
 def grade(assignment: str, submissions, source_dir=SOURCE_DIR, autograder=None,
-          progress: bool = True):
+          feedback_dir=None, progress: bool = True):
     """Score every ``*.ipynb`` in the folder ``submissions`` (one file per student).
+
+    Each submission is run top to bottom (errors do not stop it) and then the master's
+    tests, the same checks the student ran, are applied to what it defined.
+
+    Args:
+        assignment: ``"01"`` or ``"01_ranking_metrics"``.
+        autograder: an otter autograder zip; by default one is built from the master.
+        feedback_dir: if given, ``<student>.txt`` there holds each question's feedback.
 
     Returns a pandas DataFrame: ``student`` (the file name), one column per question with
     its score, ``total``, ``possible`` and ``error`` (why a file could not be graded).
@@ -162,7 +173,9 @@ def grade(assignment: str, submissions, source_dir=SOURCE_DIR, autograder=None,
     with tempfile.TemporaryDirectory() as tmp:
         zip_path = Path(autograder) if autograder else build_autograder(assignment, tmp, source_dir)
         points = _questions(zip_path)
-        rows = [_grade_one(path, zip_path, list(points))
+        if feedback_dir is not None:
+            Path(feedback_dir).mkdir(parents=True, exist_ok=True)
+        rows = [_grade_one(path, zip_path, list(points), feedback_dir)
                 for path in tqdm(files, desc=f"grading {assignment}", disable=not progress)]
     table = pd.DataFrame(rows, columns=["student", *points, "error"])
     table.insert(len(points) + 1, "total", table[list(points)].sum(axis=1))
