@@ -169,6 +169,20 @@ def test_check_command_reports_a_stale_student_notebook(tmp_path, capsys):
     assert "03_reparameterisation_kl.ipynb" in capsys.readouterr().err
 
 
+def test_generate_brings_the_colab_cell_up_to_date(tmp_path, monkeypatch):
+    source, student = tmp_path / "source", tmp_path / "student"
+    source.mkdir()
+    master = source / "01_ranking_metrics.ipynb"
+    master.write_text((SOURCE / master.name).read_text())
+    monkeypatch.setattr("vaecf.notebook.bootstrap_source.__defaults__",
+                        ("https://github.com/someone/fork",))
+    assert tools.stale_students(source, student) == ["01_ranking_metrics.ipynb (its Colab cell)"]
+    tools.generate(source, student)
+    assert "someone/fork" in master.read_text()
+    assert "someone/fork" in (student / master.name).read_text()
+    assert tools.stale_students(source, student) == []
+
+
 def _run(nb, cwd):
     NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(cwd)}}).execute()

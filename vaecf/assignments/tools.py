@@ -6,7 +6,8 @@
 * :func:`grade` scores a folder of submitted notebooks with ``otter run`` (no Docker:
   ``otter grade`` needs it) and returns one row per student and one column per question.
 * :func:`stale_students` lists the committed student notebooks that no longer match their
-  master, so CI fails when someone edits one without regenerating the other.
+  master (or masters whose Colab cell lags :data:`vaecf.notebook.REPO_URL`), so CI fails
+  when someone edits one without regenerating the other.
 """
 from __future__ import annotations
 
@@ -81,12 +82,32 @@ def _student_text(master: Path) -> str:
     return nbformat.writes(_normalise(nb)) + "\n"
 
 
+def _bootstrap_current(master: Path, write: bool) -> bool:
+    """Whether the master's Colab cell is :func:`vaecf.notebook.bootstrap_source` (and,
+    with ``write``, make it so), so a fork's repository URL reaches the assignments too."""
+    from ..notebook import bootstrap_source
+
+    nb = nbformat.read(master, as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Colab:")]
+    if len(cells) != 1:
+        raise ValueError(f"{master} must have exactly one Colab bootstrap cell (starting "
+                         f"'# Colab:'), found {len(cells)}.")
+    if cells[0].source == bootstrap_source():
+        return True
+    if write:
+        cells[0].source = bootstrap_source()
+        nbformat.write(nb, master)
+    return False
+
+
 def generate(source_dir=SOURCE_DIR, student_dir=STUDENT_DIR) -> list[Path]:
-    """Write the student notebook of every master; returns the files written."""
+    """Write the student notebook of every master (after bringing the master's Colab cell
+    up to date); returns the files written."""
     student_dir = Path(student_dir)
     student_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for master in masters(source_dir):
+        _bootstrap_current(master, write=True)
         path = student_dir / master.name
         path.write_text(_student_text(master))
         written.append(path)
@@ -98,7 +119,9 @@ def stale_students(source_dir=SOURCE_DIR, student_dir=STUDENT_DIR) -> list[str]:
     stale = []
     for master in masters(source_dir):
         path = Path(student_dir) / master.name
-        if not path.exists() or path.read_text() != _student_text(master):
+        if not _bootstrap_current(master, write=False):
+            stale.append(f"{master.name} (its Colab cell)")
+        elif not path.exists() or path.read_text() != _student_text(master):
             stale.append(master.name)
     return stale
 
