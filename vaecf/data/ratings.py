@@ -189,7 +189,8 @@ def _parse_table(path: Path, fmt: RatingFormat) -> pd.DataFrame:
                             keep_default_na=False, na_values=[""])
     except pd.errors.ParserError as error:
         raise RatingFileError(
-            f"{path} is not a well-formed {fmt.name} file ({error}). Each line must hold "
+            f"{path} is not a well-formed {fmt.name} file ({str(error).strip()}). "
+            "Each line must hold "
             f"{fmt.min_fields}{'' if fmt.min_fields == fmt.max_fields else ' or ' + str(fmt.max_fields)} "
             f"fields separated by {_shown(fmt.separator)!r}."
         ) from None
