@@ -4,8 +4,9 @@ validation NDCG@100 after every epoch, the best model kept, checkpoints to resum
 Draws nothing and prints nothing but a progress bar; it returns a history a notebook or
 the command line can plot.
 
-Determinism. On the CPU a run is a pure function of its seeds: the model's initial
-weights (drawn under ``torch.manual_seed`` before the model is built) and
+Determinism. On the CPU, with a fixed number of threads (``torch.set_num_threads``; some
+kernels split their sums by thread), a run is a pure function of its seeds: the model's
+initial weights (drawn under ``torch.manual_seed`` before the model is built) and
 ``TrainConfig.seed``, which fixes the batch order (NumPy), the input dropout and the
 samples of z (torch). The same seeds give bit-identical weights, history and metrics, and
 a run resumed from a checkpoint equals the uninterrupted one to the last bit
