@@ -17,9 +17,11 @@ a run resumed from a checkpoint equals the uninterrupted one to the last bit
   (within the metrics' standard error), not digit for digit;
 * the sparse-dense products and ``index_add_`` (row norms, the multinomial likelihood)
   accumulate with atomic additions whose order varies, so two GPU runs with one seed can
-  differ in the last bits, and the difference can grow over epochs. For repeatable GPU
-  runs call ``torch.use_deterministic_algorithms(True)`` and set
-  ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` before training (slower);
+  differ in the last bits, and the difference can grow over epochs. To ask for repeatable
+  GPU runs, set ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` and call
+  ``torch.use_deterministic_algorithms(True)`` before training: slower, and an operation
+  with no deterministic GPU kernel then raises an error that names it (this has not been
+  measured on a GPU in the test suite, which runs on the CPU);
 * results depend on the GPU model and the CUDA/cuBLAS versions, which pick the kernels.
 
 A checkpoint stores the CPU and (on a GPU) the CUDA random state; resume on the device
