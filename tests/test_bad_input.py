@@ -255,8 +255,10 @@ def test_nan_rating_in_a_table_built_by_hand():
 # ---------------------------------------------------------------- models
 @pytest.mark.parametrize("build, message", [
     (lambda: MultVAE(0), r"n_items must be a positive whole number, got 0"),
-    (lambda: MultVAE(10, latent_dim=0), r"layer sizes must be positive whole numbers, got \[600, 0\]"),
-    (lambda: MultDAE(10, hidden_dims=(-5,)), r"layer sizes must be positive whole numbers, got \[-5\]"),
+    (lambda: MultVAE(10, latent_dim=0),
+     r"layer sizes must be positive whole numbers, got \[600, 0\]"),
+    (lambda: MultDAE(10, hidden_dims=(-5,)),
+     r"layer sizes must be positive whole numbers, got \[-5\]"),
     (lambda: MultVAE(10, hidden_dims=(2.5,)), r"layer sizes must be positive whole numbers"),
 ])
 def test_zero_or_negative_dimensions(build, message):

@@ -68,7 +68,8 @@ def _check_scores(scores) -> np.ndarray:
         raise ValueError("scores contain NaN; the model that produced them has diverged.")
     if np.isposinf(scores).any():
         raise ValueError("scores contain +inf, so the ranking is undefined; the model that "
-                         "produced them has overflowed (−inf is allowed: it marks excluded items).")
+                         "produced them has overflowed (−inf is allowed: it marks excluded "
+                         "items).")
     return scores
 
 

@@ -154,7 +154,7 @@ def read_ratings(path: str | os.PathLike, fmt: str | RatingFormat | None = None,
             row = int(bad[0])
             raise RatingFileError(
                 f"{path}, line {row + first_line}: {label} id {ids[row]!s} is not a "
-                f"non-negative whole number below 2**53."
+                "non-negative whole number below 2**53."
             )
     ratings = frame["rating"].to_numpy(dtype=np.float32)
     low, high = fmt.rating_range
