@@ -15,3 +15,18 @@ def metrics(notebook: str) -> dict:
         pytest.fail(f"{notebook}.ipynb recorded no metrics at {path}; run the notebooks first "
                     "(make test runs them before this file).")
     return json.loads(path.read_text())["metrics"]
+
+
+def test_01_problem_and_protocol():
+    m = metrics("01_problem_and_protocol")
+    # The hand-worked five-item example (targets C, D; ranking A, C, E, D, B).
+    assert m["hand_recall3"] == pytest.approx(0.5)
+    assert m["hand_ndcg3"] == pytest.approx(0.63093 / 1.63093, abs=1e-4)
+    assert m["hand_ndcg5"] == pytest.approx((0.63093 + 0.43068) / 1.63093, abs=1e-4)
+    # int(0.2·n) targets per held-out user: a little under a fifth of the held-out clicks.
+    assert 0.1 < m["target_share"] <= 0.2
+    # The long tail: the top tenth of the items get more than a tenth of the clicks.
+    assert m["head_share"] > 0.1
+    assert 0 < m["pop_ndcg100"] < 1 and 0 < m["pop_recall20"] <= m["pop_recall50"] <= 1
+    if m["synthetic"]:
+        assert m["pop_ndcg100"] < m["oracle_ndcg100"]
