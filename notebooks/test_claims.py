@@ -30,3 +30,19 @@ def test_01_problem_and_protocol():
     assert 0 < m["pop_ndcg100"] < 1 and 0 < m["pop_recall20"] <= m["pop_recall50"] <= 1
     if m["synthetic"]:
         assert m["pop_ndcg100"] < m["oracle_ndcg100"]
+
+
+def test_04_variational_inference():
+    m = metrics("04_variational_inference")
+    # The ELBO is a lower bound, and its gap is the KL to the posterior (computed on the grid).
+    for elbo, gap, kl in zip([m["elbo_prior"]] + m["elbo_fitted"], [m["gap_prior"]] + m["gap_fitted"],
+                             [m["kl_prior"]] + m["kl_fitted"]):
+        assert elbo <= m["log_evidence"] + 1e-6
+        assert gap == pytest.approx(kl, abs=1e-3)
+    # Fitting q improves on the prior.
+    assert m["elbo_fitted_best"] > m["elbo_prior"]
+    # Both gradient estimators are unbiased; the reparameterised one is less noisy at every S.
+    assert m["max_unbiased_z"] < 5
+    assert m["min_variance_ratio"] > 1
+    assert m["var_reparam_S16"] < m["var_score_S16"]
+    assert m["per_user_parameters"] == 2 * 200

@@ -101,3 +101,11 @@ def test_bad_inputs_are_explained():
         toy.gradient_estimates(model, [1, 0, 0, 0], [0, 0], [0, 0], "pathwise", 1, 1)
     with pytest.raises(ValueError, match="n_items"):
         toy.make_toy_model(n_items=1)
+
+
+def test_fit_starts_where_asked(case):
+    model, x, _ = case
+    q = toy.fit_gaussian_q(model, x, steps=3, lr=1e-3, seed=0, init_mu=(-1.5, 1.5))
+    np.testing.assert_allclose(q.mu, [-1.5, 1.5], atol=0.01)
+    with pytest.raises(ValueError, match="init_mu"):
+        toy.fit_gaussian_q(model, x, steps=3, init_mu=(0.0, 0.0, 0.0))

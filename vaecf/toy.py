@@ -215,12 +215,13 @@ class FittedQ:
 
 
 def fit_gaussian_q(model: ToyModel, x, steps: int = 1500, n_samples: int = 16, lr: float = 0.05,
-                   seed: int = 0) -> FittedQ:
+                   seed: int = 0, init_mu=(0.0, 0.0)) -> FittedQ:
     """Maximise the ELBO over ``μ`` and ``log σ²`` of one user's ``q`` by stochastic gradients.
 
     This is per-user (non-amortised) variational inference: the two vectors are this
-    user's own parameters. Starts from the prior ``N(0, I)``; Adam on the reparameterised
-    Monte Carlo ELBO.
+    user's own parameters. Starts from ``N(init_mu, I)`` (the prior by default); Adam on
+    the reparameterised Monte Carlo ELBO. The ELBO is not concave in ``μ``: different
+    starts can end in different local optima.
     """
     if int(steps) != steps or steps < 1 or int(n_samples) != n_samples or n_samples < 1:
         raise ValueError(f"steps and n_samples must be positive whole numbers, got {steps}, "
@@ -228,7 +229,10 @@ def fit_gaussian_q(model: ToyModel, x, steps: int = 1500, n_samples: int = 16, l
     x = _as_clicks(model, x)
     dtype, device = model.item_bias.dtype, model.item_bias.device
     generator = torch.Generator(device=device).manual_seed(seed)
-    mu = torch.zeros(LATENT_DIM, dtype=dtype, device=device, requires_grad=True)
+    mu = torch.as_tensor(np.asarray(init_mu, dtype=np.float64), dtype=dtype, device=device)
+    if mu.shape != (LATENT_DIM,):
+        raise ValueError(f"init_mu must have {LATENT_DIM} entries, got shape {tuple(mu.shape)}.")
+    mu = mu.clone().requires_grad_(True)
     logvar = torch.zeros(LATENT_DIM, dtype=dtype, device=device, requires_grad=True)
     optimiser = torch.optim.Adam([mu, logvar], lr=lr)
     trace = np.empty(int(steps))
