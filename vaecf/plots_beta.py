@@ -54,6 +54,7 @@ def plot_beta_effect(sweep, beta: float | None = None, colour_by: str | None = N
                   color="tab:red", zorder=3, label=f"β = {beta:g}")
     if np.all(sweep.kl > 0) and sweep.kl.max() / sweep.kl.min() > 20:
         ax_rd.set_xscale("log")
+    ax_rd.ticklabel_format(axis="y", useOffset=False)
     ax_rd.set(xlabel="KL(q(z|x) ‖ p(z)) per user, nats  (rate)",
               ylabel="−E_q[log p(x|z)] per user, nats  (distortion)",
               title=_short(PANEL_TITLES["rate_distortion"]))
