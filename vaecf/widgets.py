@@ -82,7 +82,7 @@ def beta_slider(sweep, beta: float | None = None, split=None, settings=None, dev
             message.value = f"training β = {value:g} …"
             try:
                 point = train_beta(split, value, settings, device)
-            except ValueError as error:
+            except (ValueError, RuntimeError) as error:  # bad β, or training diverged
                 message.value = str(error)
                 return
             state["sweep"] = state["sweep"].add_point(point)
