@@ -89,6 +89,18 @@ def test_measure_terms_against_numpy(data):
     terms = bs.measure_beta_terms(model, x, n_samples=3)
     assert np.isclose(terms["kl"], kl, rtol=1e-5)
     np.testing.assert_allclose(terms["mu"], mu, rtol=1e-5, atol=1e-6)
+    # Monte Carlo over z = μ + σ ε with the same seeded draws, the likelihood in NumPy
+    generator = torch.Generator().manual_seed(0)
+    recon = 0.0
+    for _ in range(3):
+        eps = torch.randn(mu.shape, generator=generator).numpy().astype(np.float64)
+        z = torch.as_tensor(mu + eps * np.exp(0.5 * logvar), dtype=torch.float32)
+        with torch.no_grad():
+            out = model.decode(z).numpy().astype(np.float64)
+        out -= out.max(1, keepdims=True)
+        out -= np.log(np.exp(out).sum(1, keepdims=True))
+        recon -= (x.toarray() * out).sum(1).mean() / 3
+    assert np.isclose(terms["reconstruction"], recon, rtol=1e-4)
     # with σ → 0 every sample is μ, so the reconstruction is −log softmax at μ
     model.encode = lambda batch: (torch.as_tensor(mu, dtype=torch.float32),
                                   torch.full(mu.shape, -60.0))
