@@ -39,6 +39,8 @@ def _missing() -> str | None:
     return None
 
 
+if _missing() is not None and os.environ.get("VAECF_REQUIRE_BROWSER") == "1":
+    raise RuntimeError(f"VAECF_REQUIRE_BROWSER=1 but {_missing()}")
 pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
 
 
