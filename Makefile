@@ -19,9 +19,9 @@ $(STAMP): requirements.txt pyproject.toml
 reproduce: $(STAMP)
 	$(PY) -m vaecf reproduce --dataset synthetic --out runs/synthetic --overwrite
 
-## The whole test suite: unit tests and every notebook under nbval, in smoke size.
+## The whole test suite: unit tests, every notebook and assignment solution under nbval, in smoke size.
 test: $(STAMP)
-	VAECF_SMOKE=1 MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+	VAECF_SMOKE=1 MPLBACKEND=Agg $(PY) -m pytest tests notebooks assignments/source --nbval-lax -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) runs

@@ -17,6 +17,36 @@ def metrics(notebook: str) -> dict:
     return json.loads(path.read_text())["metrics"]
 
 
+def test_01_problem_and_protocol():
+    m = metrics("01_problem_and_protocol")
+    # The hand-worked five-item example (targets C, D; ranking A, C, E, D, B).
+    assert m["hand_recall3"] == pytest.approx(0.5)
+    assert m["hand_ndcg3"] == pytest.approx(0.63093 / 1.63093, abs=1e-4)
+    assert m["hand_ndcg5"] == pytest.approx((0.63093 + 0.43068) / 1.63093, abs=1e-4)
+    # int(0.2·n) targets per held-out user: a little under a fifth of the held-out clicks.
+    assert 0.1 < m["target_share"] <= 0.2
+    # The long tail: the top tenth of the items get more than a tenth of the clicks.
+    assert m["head_share"] > 0.1
+    assert 0 < m["pop_ndcg100"] < 1 and 0 < m["pop_recall20"] <= m["pop_recall50"] <= 1
+    if m["synthetic"]:
+        assert m["pop_ndcg100"] < m["oracle_ndcg100"]
+
+
+def test_04_variational_inference():
+    m = metrics("04_variational_inference")
+    # The ELBO is a lower bound, and its gap is the KL to the posterior (computed on the grid).
+    for elbo, gap, kl in zip([m["elbo_prior"]] + m["elbo_fitted"], [m["gap_prior"]] + m["gap_fitted"],
+                             [m["kl_prior"]] + m["kl_fitted"]):
+        assert elbo <= m["log_evidence"] + 1e-6
+        assert gap == pytest.approx(kl, abs=1e-3)
+    # Fitting q improves on the prior.
+    assert m["elbo_fitted_best"] > m["elbo_prior"]
+    # Both gradient estimators are unbiased; the reparameterised one is less noisy at every S.
+    assert m["max_unbiased_z"] < 5
+    assert m["min_variance_ratio"] > 1
+    assert m["var_reparam_S16"] < m["var_score_S16"]
+    assert m["per_user_parameters"] == 2 * 200
+
 def test_02_linear_latent_factor_models():
     m = metrics("02_linear_latent_factor_models")
     assert m["wmf_test_ndcg"] > m["pop_test_ndcg"], "WMF should beat popularity"

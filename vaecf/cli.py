@@ -85,7 +85,14 @@ def _counts(args) -> int:
 
 
 def _heldout(text: str):
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 0.5 and not (value >= 1 and value.is_integer()):
+        raise argparse.ArgumentTypeError(
+            f"expected a count of users such as 600 or a fraction below 0.5 such as 0.1, "
+            f"got {text!r}")
     return int(value) if value >= 1 else value
 
 

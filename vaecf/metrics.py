@@ -66,6 +66,10 @@ def _check_scores(scores) -> np.ndarray:
         raise ValueError(f"scores must be a users × items matrix, got shape {scores.shape}.")
     if np.isnan(scores).any():
         raise ValueError("scores contain NaN; the model that produced them has diverged.")
+    if np.isposinf(scores).any():
+        raise ValueError("scores contain +inf, so the ranking is undefined; the model that "
+                         "produced them has overflowed (−inf is allowed: it marks excluded "
+                         "items).")
     return scores
 
 

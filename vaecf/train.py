@@ -3,6 +3,29 @@ validation NDCG@100 after every epoch, the best model kept, checkpoints to resum
 
 Draws nothing and prints nothing but a progress bar; it returns a history a notebook or
 the command line can plot.
+
+Determinism. On the CPU, with a fixed number of threads (``torch.set_num_threads``; some
+kernels split their sums by thread), a run is a pure function of its seeds: the model's
+initial weights (drawn under ``torch.manual_seed`` before the model is built) and
+``TrainConfig.seed``, which fixes the batch order (NumPy), the input dropout and the
+samples of z (torch). The same seeds give bit-identical weights, history and metrics, and
+a run resumed from a checkpoint equals the uninterrupted one to the last bit
+(``tests/test_determinism.py``, ``tests/test_checkpoint.py``). On a CUDA GPU:
+
+* the random numbers come from the GPU's own generator, so the same seed draws other
+  dropout masks and z samples than on the CPU: GPU and CPU runs agree statistically
+  (within the metrics' standard error), not digit for digit;
+* the sparse-dense products and ``index_add_`` (row norms, the multinomial likelihood)
+  accumulate with atomic additions whose order varies, so two GPU runs with one seed can
+  differ in the last bits, and the difference can grow over epochs. To ask for repeatable
+  GPU runs, set ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` and call
+  ``torch.use_deterministic_algorithms(True)`` before training: slower, and an operation
+  with no deterministic GPU kernel then raises an error that names it (this has not been
+  measured on a GPU in the test suite, which runs on the CPU);
+* results depend on the GPU model and the CUDA/cuBLAS versions, which pick the kernels.
+
+A checkpoint stores the CPU and (on a GPU) the CUDA random state; resume on the device
+type the run started on to continue the same random stream.
 """
 from __future__ import annotations
 
@@ -116,8 +139,20 @@ def _save(path: Path, state: dict):
     os.replace(tmp, path)
 
 
+_CHECKPOINT_KEYS = ("model_config", "train_config", "split_fingerprint", "epoch", "model_state")
+
+
 def _load_checkpoint(path: Path, model, config, split) -> dict:
-    state = torch.load(path, map_location=model.device, weights_only=False)
+    try:
+        state = torch.load(path, map_location=model.device, weights_only=False)
+    except Exception as error:  # truncated copy, another file format, ...
+        raise CheckpointMismatch(
+            f"{path} cannot be read as a training checkpoint ({type(error).__name__}: {error}). "
+            "It may be damaged; delete it or choose another checkpoint path.") from None
+    if not isinstance(state, dict) or any(key not in state for key in _CHECKPOINT_KEYS):
+        raise CheckpointMismatch(
+            f"{path} is not a checkpoint written by vaecf.train.fit (a bare state_dict?). "
+            "Choose another checkpoint path, or load plain weights with model.load_state_dict.")
     if state["model_config"] != model.config():
         raise CheckpointMismatch(
             f"{path} holds a {state['model_config']} model, not {model.config()}. "
@@ -201,6 +236,11 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
             step += 1
             for key in sums:
                 sums[key] += terms[key].item() * len(rows)
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            raise TrainingDiverged(
+                f"The weights became NaN or infinite at epoch {epoch}, batch "
+                f"{n_batches}/{n_batches}. Lower the learning rate (now {config.lr})."
+                + (f" The last good checkpoint is kept at {path}." if path else ""))
         score = _validation_ndcg(model, split, config)
         record = {"epoch": epoch, "step": step,
                   "beta": beta_at(step, anneal_steps, config.beta_cap) if model.uses_kl else 0.0,

@@ -97,30 +97,92 @@ def _locate(spec: MovieLensSpec, path: Path) -> Path | None:
     return next((p for p in _ratings_candidates(spec, path) if p.is_file()), None)
 
 
+def _hash_matches(path: Path, known_hash: str) -> bool:
+    """Whether a file has a hash written as pooch writes it (``"md5:..."``, plain = sha256)."""
+    algorithm, _, value = known_hash.rpartition(":")
+    digest = hashlib.new(algorithm or "sha256")
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest() == value.lower()
+
+
 def _download(spec: MovieLensSpec, data_dir: Path, progress: bool) -> Path:
+    """Fetch and verify the archive, then extract the files that are not already there.
+
+    pooch downloads to a temporary file and renames it only once the archive's hash
+    matches; the ratings file is extracted to a temporary name and renamed only once its
+    sha256 matches the release. Files already in ``data_dir`` are never overwritten, and
+    a failed or corrupt download leaves nothing behind.
+    """
     import pooch
 
+    archive = data_dir / f"{spec.name}.zip"
+    if archive.exists() and spec.archive_hash and not _hash_matches(archive, spec.archive_hash):
+        raise DatasetUnavailable(
+            f"{archive} exists but is not the {spec.name} release from {spec.url} (its hash "
+            f"differs from {spec.archive_hash}). It was left untouched: move it away or delete "
+            "it, then try again.")
+    created = [d for d in (data_dir, data_dir / spec.folder) if not d.exists()]
+    had_archive = archive.exists()
     data_dir.mkdir(parents=True, exist_ok=True)
-    members = [f"{spec.folder}/{spec.ratings_file}", f"{spec.folder}/{spec.items_file}"]
     try:
-        pooch.retrieve(
-            spec.url, known_hash=spec.archive_hash, fname=f"{spec.name}.zip", path=data_dir,
-            processor=pooch.Unzip(members=members, extract_dir="."), progressbar=progress)
-    except ValueError as error:  # pooch's hash mismatch; the download has been deleted
-        raise DatasetUnavailable(f"The download of {spec.url} was corrupt and has been "
-                                 f"removed ({error}). Try again.") from None
-    except Exception as error:  # no network, server error, ...
+        pooch.retrieve(spec.url, known_hash=spec.archive_hash, fname=archive.name,
+                       path=data_dir, progressbar=progress)
+        ratings = _extract(spec, archive, data_dir)
+    except Exception as error:
+        if not had_archive:  # a fresh archive that could not be used is not kept
+            archive.unlink(missing_ok=True)
+        for folder in reversed(created):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        if isinstance(error, DatasetUnavailable):
+            raise
+        if isinstance(error, ValueError) and "hash" in str(error).lower():
+            raise DatasetUnavailable(
+                f"The download of {spec.url} was corrupt ({error}); it has been removed. "
+                f"Try again, or put '{spec.ratings_file}' in {data_dir / spec.folder}/ "
+                "yourself.") from None
         raise DatasetUnavailable(
             f"Could not download {spec.name} from {spec.url} ({type(error).__name__}: {error}).\n"
             f"Offline? Download the archive on another machine and put '{spec.ratings_file}' "
             f"in {data_dir / spec.folder}/ (or pass path=... / --data-dir)."
         ) from None
-    ratings = data_dir / spec.folder / spec.ratings_file
-    if spec.ratings_sha256 and sha256_of(ratings) != spec.ratings_sha256:
-        ratings.unlink()
-        raise DatasetUnavailable(f"{ratings} does not match the published release (sha256); "
-                                 "it was removed. Try the download again.")
     return ratings
+
+
+def _extract(spec: MovieLensSpec, archive: Path, data_dir: Path) -> Path:
+    """Extract the ratings and item files, each through a temporary name, skipping files
+    that already exist; the ratings file must match the release's sha256 if one is known."""
+    import zipfile
+
+    folder = data_dir / spec.folder
+    with zipfile.ZipFile(archive) as zipped:
+        names = set(zipped.namelist())
+        for file_name in (spec.ratings_file, spec.items_file):
+            member, target = f"{spec.folder}/{file_name}", folder / file_name
+            if target.exists():
+                continue
+            if member not in names:
+                if file_name == spec.items_file:
+                    continue  # titles are optional; the ratings are not
+                raise DatasetUnavailable(f"{archive} has no {member}; it is not the "
+                                         f"{spec.name} release.")
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".part")
+            try:
+                with zipped.open(member) as source, open(tmp, "wb") as sink:
+                    for block in iter(lambda: source.read(1 << 20), b""):
+                        sink.write(block)
+                if (file_name == spec.ratings_file and spec.ratings_sha256
+                        and sha256_of(tmp) != spec.ratings_sha256):
+                    raise DatasetUnavailable(
+                        f"{member} in {archive} does not match the published release "
+                        f"(sha256); it was not extracted. Try the download again.")
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+    return folder / spec.ratings_file
 
 
 def load_movielens(name: str, data_dir: str | os.PathLike | None = None,

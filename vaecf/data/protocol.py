@@ -113,11 +113,19 @@ def paper_split(table: RatingTable, n_heldout: int | float = 0.1, seed: int = 98
         raise SplitError(f"target_fraction must lie in (0, 1), got {target_fraction}.")
     if len(table) == 0:
         raise SplitError("The rating table is empty.")
+    finite = np.isfinite(table.ratings)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        raise SplitError(
+            f"{table.name} holds {int((~finite).sum())} NaN or infinite rating(s) (the first "
+            f"at row {row}: user {table.user_ids[row]}, item {table.item_ids[row]}). Drop or "
+            "fix them before splitting.")
 
     clicked = table.ratings > rating_threshold
     users, items = table.user_ids[clicked], table.item_ids[clicked]
     unique_users, user_index, clicks_per_user = np.unique(users, return_inverse=True,
                                                           return_counts=True)
+    _check_no_repeated_clicks(table.name, users, items, user_index)
     keep = clicks_per_user[user_index] >= min_user_clicks
     users, items = users[keep], items[keep]
     active = unique_users[clicks_per_user >= min_user_clicks]  # sorted raw ids
@@ -162,6 +170,20 @@ def paper_split(table: RatingTable, n_heldout: int | float = 0.1, seed: int = 98
     }
     return Split(train, held["valid"][0], held["valid"][1], held["test"][0], held["test"][1],
                  item_ids, train_users, held["valid"][2], held["test"][2], protocol)
+
+
+def _check_no_repeated_clicks(name, users, items, user_index):
+    """A repeated (user, item) click would be counted twice and could land in both fold-in
+    and target, so it is refused (:func:`vaecf.data.read_ratings` refuses such files too)."""
+    item_values, item_index = np.unique(items, return_inverse=True)
+    keys = user_index.astype(np.int64) * item_values.size + item_index
+    order = np.argsort(keys, kind="stable")
+    repeated = np.flatnonzero(np.diff(keys[order]) == 0)
+    if repeated.size:
+        row = order[repeated[0]]
+        raise SplitError(
+            f"{name}: user {users[row]} rated item {items[row]} more than once. Keep one "
+            "rating per (user, item) pair, e.g. the latest, before splitting.")
 
 
 def _click_matrix(users, items, row_users, item_ids) -> sp.csr_matrix:

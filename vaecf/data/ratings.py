@@ -25,6 +25,9 @@ import pandas as pd
 __all__ = ["RatingTable", "RatingFileError", "RATING_FORMATS", "read_ratings", "format_for_path"]
 
 
+_MAX_ID = 2.0 ** 53  # ids beyond it cannot be told apart once parsed as floats
+
+
 class RatingFileError(ValueError):
     """A rating file that cannot be read as the format it claims to be."""
 
@@ -144,12 +147,14 @@ def read_ratings(path: str | os.PathLike, fmt: str | RatingFormat | None = None,
     users = frame["user"].to_numpy()
     items = frame["item"].to_numpy()
     for label, ids in (("user", users), ("item", items)):
-        bad = np.flatnonzero((ids != np.round(ids)) | (ids < 0))
+        as_float = ids.astype(np.float64)
+        bad = np.flatnonzero(~np.isfinite(as_float) | (as_float != np.round(as_float))
+                             | (as_float < 0) | (as_float >= _MAX_ID))
         if bad.size:
             row = int(bad[0])
             raise RatingFileError(
-                f"{path}, line {row + first_line}: {label} id {ids[row]!r} is not a "
-                "non-negative whole number."
+                f"{path}, line {row + first_line}: {label} id {ids[row]!s} is not a "
+                "non-negative whole number below 2**53."
             )
     ratings = frame["rating"].to_numpy(dtype=np.float32)
     low, high = fmt.rating_range
@@ -184,7 +189,8 @@ def _parse_table(path: Path, fmt: RatingFormat) -> pd.DataFrame:
                             keep_default_na=False, na_values=[""])
     except pd.errors.ParserError as error:
         raise RatingFileError(
-            f"{path} is not a well-formed {fmt.name} file ({error}). Each line must hold "
+            f"{path} is not a well-formed {fmt.name} file ({str(error).strip()}). "
+            "Each line must hold "
             f"{fmt.min_fields}{'' if fmt.min_fields == fmt.max_fields else ' or ' + str(fmt.max_fields)} "
             f"fields separated by {_shown(fmt.separator)!r}."
         ) from None

@@ -16,6 +16,9 @@ def csr_to_torch(batch, device: torch.device | str = "cpu") -> torch.Tensor:
         raise TypeError(f"expected a SciPy sparse matrix of clicks, got {type(batch).__name__}; "
                         "wrap a dense array with scipy.sparse.csr_matrix(...).")
     coo = batch.tocoo()
+    if not np.isfinite(coo.data).all():
+        raise ValueError(f"the click matrix holds {int((~np.isfinite(coo.data)).sum())} NaN or "
+                         "infinite value(s); clicks must be finite numbers (0/1 or counts).")
     indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
     values = torch.from_numpy(coo.data.astype(np.float32))
     tensor = torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=False)

@@ -1,0 +1,138 @@
+"""The β slider in a real browser: the demo notebook served by Voilà on 127.0.0.1, opened
+in headless Chromium through chromedriver; moving the slider must redraw the figure.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` and the Python packages ``voila`` and
+``selenium`` (see requirements.txt); the test skips, saying what is missing, without them.
+Set ``VAECF_SCREENSHOTS`` to a folder to keep before/after screenshots of the widget.
+"""
+import base64
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "demo_beta_slider.ipynb"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--window-size=1500,1300"]
+PAGE_TIMEOUT = 60  # seconds for the kernel to start and run the smoke-sized notebook
+
+
+def _missing() -> str | None:
+    if CHROMIUM is None:
+        return "chromium is not installed (apt-get install chromium chromium-driver)"
+    if DRIVER is None:
+        return "chromedriver is not installed (apt-get install chromium-driver)"
+    for module in ("selenium", "voila", "ipywidgets"):
+        if importlib.util.find_spec(module) is None:
+            return f"the Python package {module} is not installed (pip install -r requirements.txt)"
+    return None
+
+
+if _missing() is not None and os.environ.get("VAECF_REQUIRE_BROWSER") == "1":
+    raise RuntimeError(f"VAECF_REQUIRE_BROWSER=1 but {_missing()}")
+pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def voila_url(tmp_path):
+    """Serve the demo notebook with Voilà (smoke size) and yield its address."""
+    port = _free_port()
+    env = dict(os.environ, VAECF_SMOKE="1", VAECF_RUNS_DIR=str(tmp_path / "runs"),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    log = open(tmp_path / "voila.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}",
+         "--Voila.ip=127.0.0.1", "--show_tracebacks=True"],
+        cwd=NOTEBOOK.parent, env=env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:  # a bare connection: a page request would start a kernel of its own
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("Voilà did not start:\n" + (tmp_path / "voila.log").read_text())
+                time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # Voilà and the kernel it started
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS + [f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _figure_png(output) -> bytes:
+    src = output.find_element("css selector", "img").get_attribute("src")
+    assert src.startswith("data:image/png;base64,"), src[:60]
+    return base64.b64decode(src.split(",", 1)[1])
+
+
+def test_moving_the_beta_slider_redraws_the_figure(voila_url, browser, tmp_path):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(voila_url)
+    wait = WebDriverWait(browser, PAGE_TIMEOUT, poll_frequency=0.3, ignored_exceptions=(
+        NoSuchElementException, StaleElementReferenceException))
+    # the first slider on the page is the β slider; its figure lives in the widget's output
+    handle = wait.until(lambda d: d.find_elements("css selector", ".noUi-handle") or False)[0]
+    box = handle.find_element("xpath", "./ancestor::div[contains(@class, 'widget-vbox')][1]")
+    output = wait.until(lambda d: box.find_elements(
+        "css selector", ".widget-output img") and box.find_element("css selector", ".widget-output"))
+    readout = box.find_element("css selector", ".widget-readout")
+    assert readout.text.strip() == "0.2"
+    before = _figure_png(output)
+    assert before[:8] == b"\x89PNG\r\n\x1a\n"
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", box)
+    shots = os.environ.get("VAECF_SCREENSHOTS")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        box.screenshot(str(Path(shots) / "beta_slider_before.png"))
+
+    handle.click()
+    handle.send_keys(Keys.ARROW_RIGHT)  # one step up the grid: β = 0.2 -> 0.5
+    wait.until(lambda d: readout.text.strip() == "0.5")
+    after = wait.until(lambda d: (png := _figure_png(output)) != before and png)
+    assert after[:8] == b"\x89PNG\r\n\x1a\n" and after != before
+    if shots:
+        time.sleep(0.3)
+        box.screenshot(str(Path(shots) / "beta_slider_after.png"))

@@ -1,0 +1,111 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from vaecf import toy
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def case():
+    model = toy.make_toy_model(n_items=6, hidden=8, scale=3.0, seed=2)
+    x = model.sample_clicks(np.array([-1.0, 1.0]), 8, seed=1)
+    return model, x, toy.grid_posterior(model, x, limit=5.0, n=241)
+
+
+def test_linear_decoder_evidence_matches_brute_force_integration():
+    # One item set, x with a single click on item 0: p(x | z) = π_0(z); integrate by Monte
+    # Carlo over the prior (independent of the grid code).
+    model = toy.make_toy_model(n_items=3, hidden=2, scale=1.0, seed=5)
+    x = np.array([1.0, 0.0, 0.0])
+    grid = toy.grid_posterior(model, x, limit=6.0, n=401)
+    z = torch.randn(400_000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    mc = math.log(model.probabilities(z)[:, 0].mean().item())
+    assert grid.log_evidence == pytest.approx(mc, abs=3e-3)
+
+
+def test_posterior_integrates_to_one(case):
+    _, _, grid = case
+    assert np.exp(grid.log_posterior).sum() * grid.cell_area == pytest.approx(1.0, abs=1e-9)
+
+
+def test_quadrature_elbo_matches_monte_carlo(case):
+    model, x, _ = case
+    mu, logvar = torch.tensor([0.3, -0.2], dtype=torch.float64), torch.tensor([-1.0, -0.5], dtype=torch.float64)
+    exact = toy.elbo_quadrature(model, x, mu, logvar).item()
+    gen = torch.Generator().manual_seed(1)
+    mc = toy.elbo_estimate(model, x, mu, logvar, 200_000, gen).item()
+    assert mc == pytest.approx(exact, abs=0.02)
+
+
+@pytest.mark.parametrize("mu, logvar", [([0.0, 0.0], [0.0, 0.0]), ([-1.0, 1.0], [-2.0, -1.0]),
+                                        ([0.5, 0.5], [-3.0, -3.0])])
+def test_gap_equals_kl_to_the_posterior_and_elbo_below_evidence(case, mu, logvar):
+    model, x, grid = case
+    elbo = toy.elbo_quadrature(model, x, torch.tensor(mu, dtype=torch.float64),
+                               torch.tensor(logvar, dtype=torch.float64)).item()
+    kl = grid.kl_from(mu, logvar)
+    assert elbo <= grid.log_evidence
+    assert kl >= 0
+    assert grid.log_evidence - elbo == pytest.approx(kl, abs=1e-4)
+
+
+def test_kl_refuses_q_off_the_grid(case):
+    _, _, grid = case
+    with pytest.raises(ValueError, match="widen the grid"):
+        grid.kl_from([4.9, 0.0], [0.0, 0.0])
+
+
+def test_fitted_q_improves_the_elbo_and_sits_near_the_posterior(case):
+    model, x, grid = case
+    q = toy.fit_gaussian_q(model, x, steps=600, seed=0)
+    fitted = toy.elbo_quadrature(model, x, q.mu, q.logvar).item()
+    prior = toy.elbo_quadrature(model, x, np.zeros(2), np.zeros(2)).item()
+    assert prior < fitted <= grid.log_evidence
+    assert grid.kl_from(q.mu, q.logvar) < grid.kl_from(np.zeros(2), np.zeros(2))
+    # The fitted mean lies in the region of high posterior density.
+    i, j = (np.abs(grid.axis[:, None] - q.mu[None, :])).argmin(axis=0)
+    assert grid.log_posterior[i, j] > grid.log_posterior.max() - 3
+
+
+@pytest.mark.parametrize("mu, logvar", [([0.0, 0.0], [0.0, 0.0]), ([-0.5, 0.8], [-1.5, -1.0])])
+def test_both_gradient_estimators_are_unbiased_and_reparam_has_lower_variance(case, mu, logvar):
+    model, x, _ = case
+    exact = toy.exact_mu_gradient(model, x, mu, logvar)
+    variance = {}
+    for method in ("reparam", "score"):
+        g = toy.gradient_estimates(model, x, mu, logvar, method, n_samples=10, n_repeats=4000, seed=3)
+        se = g.std(axis=0, ddof=1) / math.sqrt(len(g))
+        assert np.all(np.abs(g.mean(axis=0) - exact) < 4 * se + 1e-9), method
+        variance[method] = g.var(axis=0, ddof=1).sum()
+    assert variance["reparam"] < variance["score"]
+
+
+def test_variance_shrinks_like_one_over_samples(case):
+    model, x, _ = case
+    v = [toy.gradient_estimates(model, x, [0, 0], [0, 0], "reparam", s, 3000, seed=4).var(0).sum()
+         for s in (1, 16)]
+    assert v[0] / v[1] == pytest.approx(16, rel=0.2)
+
+
+def test_bad_inputs_are_explained():
+    model = toy.make_toy_model(n_items=4)
+    with pytest.raises(ValueError, match="one click count per item"):
+        toy.grid_posterior(model, [1, 0])
+    with pytest.raises(ValueError, match="at least one click"):
+        toy.grid_posterior(model, [0, 0, 0, 0])
+    with pytest.raises(ValueError, match="method"):
+        toy.gradient_estimates(model, [1, 0, 0, 0], [0, 0], [0, 0], "pathwise", 1, 1)
+    with pytest.raises(ValueError, match="n_items"):
+        toy.make_toy_model(n_items=1)
+
+
+def test_fit_starts_where_asked(case):
+    model, x, _ = case
+    q = toy.fit_gaussian_q(model, x, steps=3, lr=1e-3, seed=0, init_mu=(-1.5, 1.5))
+    np.testing.assert_allclose(q.mu, [-1.5, 1.5], atol=0.01)
+    with pytest.raises(ValueError, match="init_mu"):
+        toy.fit_gaussian_q(model, x, steps=3, init_mu=(0.0, 0.0, 0.0))
