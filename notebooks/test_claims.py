@@ -71,3 +71,16 @@ def test_03_choosing_a_likelihood():
     assert values == sorted(values, reverse=True)
     assert m["paper_order_holds"] == (order == list(names))
     assert m["multinomial_max_sum_deviation"] < 1e-5, "softmax probabilities must sum to one"
+def test_05_amortised_inference():
+    m = metrics("05_amortised_inference")
+    assert m["mean_gap"] > 0  # per-user VI improves on the encoder's q
+    assert m["share_gap_nonnegative"] >= 0.9  # the gap is ≥ 0 up to Monte Carlo noise
+    assert m["per_user_seconds"] > 10 * m["encoder_seconds"]  # folding in by optimisation costs more
+
+
+def test_07_autoencoders_compared():
+    m = metrics("07_autoencoders_compared")
+    for name in ("AE", "Mult-DAE", "Mult-VAE", "Popularity"):
+        assert 0 < m[f"{name}_ndcg"] <= 1
+    sizes = m["group_sizes"]
+    assert max(sizes) - min(sizes) <= 1  # activity quantiles hold equally many users

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 __all__ = ["plot_training_curves", "plot_results"]
 
@@ -44,5 +45,60 @@ def plot_results(results: dict, metric: str = "ndcg@100"):
     ax.set(xlabel=f"test {metric.upper()} (±2 s.e.)",
            title=f"{results['dataset']}: every model against popularity (the floor)")
     ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_amortisation_gap(gap, activity=None):
+    """Histogram of the per-user amortisation gap and, given each user's click count,
+    the gap against activity.
+
+    Args:
+        gap: a :class:`vaecf.models.amortisation.AmortisationGap`.
+        activity: fold-in clicks of each user (same order), optional.
+    """
+    panels = 2 if activity is not None else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), squeeze=False)
+    ax = axes[0, 0]
+    ax.hist(gap.gap, bins=30, color="tab:purple", alpha=0.8)
+    ax.axvline(0, color="black", lw=1)
+    ax.axvline(gap.gap.mean(), color="tab:red", ls="--", label=f"mean {gap.gap.mean():.3f}")
+    ax.set(xlabel="ELBO(per-user q*) − ELBO(encoder q) [nats]", ylabel="users",
+           title="The amortisation gap is ≥ 0 for (almost) every user")
+    ax.legend()
+    if activity is not None:
+        ax = axes[0, 1]
+        ax.scatter(activity, gap.gap, s=10, alpha=0.6)
+        ax.axhline(0, color="black", lw=1)
+        ax.set(xscale="log", xlabel="fold-in clicks of the user (log scale)",
+               ylabel="amortisation gap [nats]", title="Who pays the gap: gap against activity")
+    for ax in axes.ravel():
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ndcg_by_activity(breakdowns: dict):
+    """Grouped bars: mean NDCG@k (± 1 s.e.) per user-activity group, one bar per model.
+
+    Args:
+        breakdowns: ``{model name: ActivityBreakdown}`` from :func:`vaecf.analysis.ndcg_by_activity`,
+            all computed on the same users.
+    """
+    names = list(breakdowns)
+    first = breakdowns[names[0]]
+    groups = np.arange(len(first.mean))
+    width = 0.8 / len(names)
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for i, name in enumerate(names):
+        b = breakdowns[name]
+        ax.bar(groups + (i - (len(names) - 1) / 2) * width, b.mean, width, yerr=b.stderr,
+               capsize=3, label=name)
+    ax.set_xticks(groups, first.labels())
+    ax.set(xlabel="users grouped by fold-in clicks (quantiles, fewest first)",
+           ylabel=f"test NDCG@{first.k} (± 1 s.e.)",
+           title="NDCG@100 by user activity: which users each model serves best")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
