@@ -18,7 +18,15 @@ from .models import MultVAE
 from .train import TrainConfig, beta_at, choose_device, fit
 
 __all__ = ["AnnealingCurve", "annealing_curve", "beta_reached", "sweep_beta_caps",
-           "CapSweep", "cap_sweep"]
+           "CapSweep", "cap_sweep", "PAPER_ANNEAL_STEPS", "PAPER_BETA_CAP", "PAPER_EPOCHS",
+           "ML20M_TRAIN_USERS"]
+
+PAPER_ANNEAL_STEPS = 200_000
+"""The paper's annealing length: β = min(cap, step / 200,000) (§2.2.2, authors' code)."""
+PAPER_BETA_CAP = 0.2
+PAPER_EPOCHS = 200
+ML20M_TRAIN_USERS = 116_677
+"""Training users on ML-20M under the paper's protocol (DESIGN §5)."""
 
 
 @dataclass
