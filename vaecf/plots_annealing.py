@@ -42,6 +42,8 @@ def plot_rate_distortion(curve: AnnealingCurve, sweep: CapSweep | None = None, a
         for cap, kl, nll in zip(sweep.caps, sweep.kl, sweep.nll):
             ax.annotate(f"β≤{cap:g}", (kl, nll), textcoords="offset points", xytext=(6, 4),
                         color="tab:red")
+    if (curve.kl > 0).all() and (sweep is None or (sweep.kl > 0).all()):
+        ax.set_xscale("log")  # a run with β = 0 can carry hundreds of nats
     ax.set(xlabel="rate: KL(q(z|x) ‖ p(z)) per user (nats)",
            ylabel="distortion: −E_q[log p(x|z)] per user (nats)",
            title="Rate vs distortion: a larger β buys a smaller KL with worse reconstruction")
@@ -57,6 +59,8 @@ def plot_cap_sweep(sweep: CapSweep):
     ax_score.set(xlabel="β cap", ylabel="best validation NDCG@100",
                  title="Ranking quality for each β cap")
     ax_kl.plot(sweep.caps, sweep.kl, marker="o", color="tab:orange")
+    if (sweep.kl > 0).all():
+        ax_kl.set_yscale("log")
     ax_kl.set(xlabel="β cap", ylabel="KL per user at the best epoch (nats)",
               title="A larger β squeezes the KL (the information in z)")
     for ax in (ax_score, ax_kl):
