@@ -41,3 +41,11 @@ def test_references_per_dataset():
 def test_empty_results_are_rejected():
     with pytest.raises(ValueError, match="no models"):
         comparison_table({"dataset": "synthetic", "models": {}})
+
+
+def test_the_comparison_is_the_last_column():
+    synthetic = comparison_table(_results("synthetic", [("Mult-VAE", 0.4), ("Oracle", 0.5)]))
+    assert synthetic.columns[-1] == "share of oracle NDCG@100"
+    ml1m = comparison_table(_results("ml-1m", [("Mult-VAE", 0.4)]))
+    assert ml1m.columns[-1] == "reference NDCG@100"
+    assert ml1m.loc["Mult-VAE", "train seconds"] == 1.5

@@ -38,8 +38,9 @@ def reference_for(dataset: str) -> tuple[dict, str]:
 
 def comparison_table(results: dict, metrics=METRICS) -> pd.DataFrame:
     """One row per model in ``results["models"]``: test metrics, the standard error of the
-    last metric, training seconds, the reference value when one is published, and, on
-    synthetic data, each model's share of the oracle's score (the best any model can do).
+    last metric and training seconds; then, as the last column, the reference value when
+    one is published, or on synthetic data each model's share of the oracle's score (the
+    best any model can be expected to do).
     """
     models = results.get("models")
     if not models:
@@ -54,10 +55,10 @@ def comparison_table(results: dict, metrics=METRICS) -> pd.DataFrame:
         for metric in metrics:
             row[metric.upper()] = entry["test"][metric]
         row[f"± s.e. ({key.upper()})"] = entry.get("test_stderr", {}).get(key, float("nan"))
+        row["train seconds"] = entry.get("train_seconds", float("nan"))
         if reference:
             row[f"reference {key.upper()}"] = reference.get(name, {}).get(key, float("nan"))
         if oracle:
             row[f"share of oracle {key.upper()}"] = entry["test"][key] / oracle
-        row["train seconds"] = entry.get("train_seconds", float("nan"))
         rows.append(row)
     return pd.DataFrame(rows).set_index("model")
