@@ -1,0 +1,91 @@
+import math
+
+import numpy as np
+import pytest
+
+from vaecf.annealing import annealing_curve, beta_reached, cap_sweep, sweep_beta_caps
+from vaecf.data import make_synthetic, paper_split
+from vaecf.models import MultVAE
+from vaecf.train import TrainConfig, fit
+
+
+def _history(betas, scores, kls=None):
+    kls = kls or [10.0 - b for b in betas]
+    return [{"epoch": i + 1, "beta": b, "val_ndcg@100": s, "kl": k, "nll": 100.0 + b}
+            for i, (b, s, k) in enumerate(zip(betas, scores, kls))]
+
+
+@pytest.fixture(scope="module")
+def split():
+    table, _ = make_synthetic(n_users=300, n_items=120, seed=1, mean_clicks=12)
+    return paper_split(table, n_heldout=30, seed=1)
+
+
+def test_curve_picks_the_beta_of_the_best_epoch():
+    curve = annealing_curve(_history([0.1, 0.2, 0.3, 0.4], [0.30, 0.42, 0.40, 0.35]))
+    assert curve.best_beta == pytest.approx(0.2)
+    assert curve.best_score == pytest.approx(0.42)
+    assert curve.best_epoch == 2
+    np.testing.assert_allclose(curve.kl, [9.9, 9.8, 9.7, 9.6])
+    np.testing.assert_allclose(curve.nll, [100.1, 100.2, 100.3, 100.4])
+
+
+def test_ties_go_to_the_smallest_beta():
+    curve = annealing_curve(_history([0.1, 0.2, 0.3], [0.5, 0.5, 0.4]))
+    assert curve.best_beta == pytest.approx(0.1)
+
+
+def test_curve_rejects_empty_or_foreign_histories():
+    with pytest.raises(ValueError, match="empty"):
+        annealing_curve([])
+    with pytest.raises(ValueError, match="'beta'"):
+        annealing_curve([{"epoch": 1, "val_ndcg@100": 0.3, "kl": 1.0, "nll": 2.0}])
+
+
+def test_paper_schedule_reaches_the_cap_on_ml20m_but_not_on_ml1m():
+    paper = TrainConfig(epochs=200, batch_size=500, beta_cap=0.2, anneal_steps=200_000)
+    # ML-20M: 116,677 training users -> 234 batches x 200 epochs = 46,800 steps (β would be 0.234).
+    assert beta_reached(paper, 116_677) == pytest.approx(0.2)
+    # ML-1M: about 4,840 training users -> 10 batches x 200 epochs = 2,000 steps.
+    assert beta_reached(paper, 4_840) == pytest.approx(2_000 / 200_000)
+    # The default schedule is scaled to the run, so it always reaches the cap.
+    assert beta_reached(TrainConfig(epochs=7, beta_cap=0.3), 4_840) == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="n_train_users"):
+        beta_reached(paper, 0)
+
+
+def test_beta_reached_matches_a_training_run(split):
+    config = TrainConfig(epochs=2, batch_size=50, beta_cap=1.0, anneal_steps=40, seed=0)
+    model = MultVAE(split.n_items, hidden_dims=(16,), latent_dim=4)
+    history = fit(model, split, config, progress=False).history
+    n_steps = 2 * math.ceil(split.train.shape[0] / 50)
+    assert history[-1]["step"] == n_steps
+    assert beta_reached(config, split.train.shape[0]) == pytest.approx(history[-1]["beta"])
+    assert history[-1]["beta"] == pytest.approx(min(1.0, n_steps / 40))
+
+
+def test_sweep_trains_one_run_per_cap(split):
+    config = TrainConfig(epochs=2, batch_size=100, seed=0)
+    runs = sweep_beta_caps(split, [1.0, 0.0], config, device="cpu", progress=False,
+                           model_kwargs={"hidden_dims": (16,), "latent_dim": 4})
+    assert sorted(runs) == [0.0, 1.0]
+    assert runs[1.0][-1]["beta"] == pytest.approx(1.0)
+    assert all(h["beta"] == 0 and h["loss"] == pytest.approx(h["nll"]) for h in runs[0.0])
+    summary = cap_sweep(runs)
+    np.testing.assert_array_equal(summary.caps, [0.0, 1.0])
+    best = max(runs[1.0], key=lambda h: h["val_ndcg@100"])
+    assert summary.best_scores[1] == pytest.approx(best["val_ndcg@100"])
+    assert summary.kl[1] == pytest.approx(best["kl"])
+    with pytest.raises(ValueError, match="β cap"):
+        sweep_beta_caps(split, [], config)
+
+
+def test_cap_sweep_reads_each_run_at_its_best_epoch():
+    runs = {0.5: _history([0.25, 0.5], [0.2, 0.1], kls=[3.0, 2.0]),
+            0.0: _history([0.0, 0.0], [0.1, 0.3], kls=[5.0, 6.0])}
+    summary = cap_sweep(runs)
+    np.testing.assert_array_equal(summary.caps, [0.0, 0.5])
+    np.testing.assert_allclose(summary.best_scores, [0.3, 0.2])
+    np.testing.assert_allclose(summary.kl, [6.0, 3.0])
+    with pytest.raises(ValueError, match="no runs"):
+        cap_sweep({})

@@ -1,0 +1,41 @@
+import matplotlib.pyplot as plt
+import numpy as np
+
+from vaecf.annealing import annealing_curve, cap_sweep
+from vaecf.plots_annealing import plot_annealing_curve, plot_cap_sweep, plot_rate_distortion
+
+
+def _history(betas, scores):
+    return [{"epoch": i + 1, "beta": b, "val_ndcg@100": s, "kl": 5.0 - 4 * b, "nll": 50 + 10 * b}
+            for i, (b, s) in enumerate(zip(betas, scores))]
+
+
+def test_annealing_curve_plot_marks_the_best_beta():
+    curve = annealing_curve(_history([0.0, 0.5, 1.0], [0.2, 0.4, 0.3]))
+    fig = plot_annealing_curve(curve)
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), [[0.5, 0.4]])
+    assert ax.get_xlabel().startswith("β") and "NDCG" in ax.get_ylabel()
+    plt.close(fig)
+
+
+def test_rate_distortion_plot_has_one_dot_per_epoch_and_one_per_cap():
+    history = _history([0.0, 0.5, 1.0], [0.2, 0.4, 0.3])
+    curve = annealing_curve(history)
+    sweep = cap_sweep({0.0: history[:1], 1.0: history})
+    fig = plot_rate_distortion(curve, sweep)
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), [[5, 50], [3, 55], [1, 60]])
+    np.testing.assert_allclose(ax.collections[1].get_offsets(), [[5, 50], [3, 55]])
+    assert "KL" in ax.get_xlabel()
+    plt.close(fig)
+
+
+def test_cap_sweep_plot_draws_scores_and_kl():
+    sweep = cap_sweep({0.0: _history([0.0], [0.2]), 1.0: _history([1.0], [0.3])})
+    fig = plot_cap_sweep(sweep)
+    score_ax, kl_ax = fig.axes
+    np.testing.assert_allclose(score_ax.lines[0].get_ydata(), [0.2, 0.3])
+    np.testing.assert_allclose(kl_ax.lines[0].get_ydata(), [5.0, 1.0])
+    plt.close(fig)

@@ -1,0 +1,69 @@
+"""Figures for KL annealing (paper §2.2.2): the annealing curve, the rate–distortion
+picture, and a sweep over β caps. They take what :mod:`vaecf.annealing` computed and
+never train."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+
+from .annealing import AnnealingCurve, CapSweep
+
+__all__ = ["plot_annealing_curve", "plot_rate_distortion", "plot_cap_sweep"]
+
+
+def plot_annealing_curve(curve: AnnealingCurve, ax=None):
+    """Validation score against β for a run annealed with no cap; the best β marked."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(curve.betas, curve.scores, color="tab:blue", label="annealed run (no cap)")
+    ax.axvline(curve.best_beta, color="tab:red", linestyle="--", alpha=0.7)
+    ax.scatter([curve.best_beta], [curve.best_score], marker="*", s=200, color="tab:red",
+               zorder=3, label=f"best: β = {curve.best_beta:.2f}, {curve.best_score:.3f}")
+    ax.set(xlabel="β (KL weight) at the end of the epoch",
+           ylabel="validation " + curve.metric.replace("val_", "").upper(),
+           title="Annealing β from 0: validation NDCG@100 peaks at the β to cap at")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return ax.figure
+
+
+def plot_rate_distortion(curve: AnnealingCurve, sweep: CapSweep | None = None, ax=None):
+    """KL (rate) against reconstruction loss (distortion), per epoch, coloured by β.
+
+    With ``sweep``, each capped run's best epoch is drawn too, labelled with its cap.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 5))
+    points = ax.scatter(curve.kl, curve.nll, c=curve.betas, cmap="viridis", s=18,
+                        label="annealed run, one dot per epoch")
+    ax.figure.colorbar(points, ax=ax, label="β")
+    if sweep is not None:
+        ax.scatter(sweep.kl, sweep.nll, marker="D", s=60, facecolors="none",
+                   edgecolors="tab:red", label="best epoch of a run capped at β")
+        for cap, kl, nll in zip(sweep.caps, sweep.kl, sweep.nll):
+            ax.annotate(f"β≤{cap:g}", (kl, nll), textcoords="offset points", xytext=(6, 4),
+                        color="tab:red")
+    if (curve.kl > 0).all() and (sweep is None or (sweep.kl > 0).all()):
+        ax.set_xscale("log")  # a run with β = 0 can carry hundreds of nats
+    ax.set(xlabel="rate: KL(q(z|x) ‖ p(z)) per user (nats)",
+           ylabel="distortion: −E_q[log p(x|z)] per user (nats)",
+           title="Rate vs distortion: a larger β buys a smaller KL with worse reconstruction")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right")
+    return ax.figure
+
+
+def plot_cap_sweep(sweep: CapSweep):
+    """Best validation score and the KL at that epoch, for each β cap."""
+    fig, (ax_score, ax_kl) = plt.subplots(1, 2, figsize=(11, 4))
+    ax_score.plot(sweep.caps, sweep.best_scores, marker="o")
+    ax_score.set(xlabel="β cap", ylabel="best validation NDCG@100",
+                 title="Ranking quality for each β cap")
+    ax_kl.plot(sweep.caps, sweep.kl, marker="o", color="tab:orange")
+    if (sweep.kl > 0).all():
+        ax_kl.set_yscale("log")
+    ax_kl.set(xlabel="β cap", ylabel="KL per user at the best epoch (nats)",
+              title="A larger β squeezes the KL (the information in z)")
+    for ax in (ax_score, ax_kl):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
