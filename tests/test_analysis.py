@@ -3,7 +3,8 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from vaecf.analysis import annealing_curve, curve_from_history, ndcg_by_activity
+from vaecf.analysis import ndcg_by_activity
+from vaecf.annealing import anneal_without_cap
 from vaecf.data import make_synthetic, paper_split
 from vaecf.metrics import evaluate
 from vaecf.models import MultVAE, Popularity
@@ -47,23 +48,15 @@ def test_activity_on_a_hand_made_example():
         ndcg_by_activity(scorer, fold_in, target, n_groups=0, k=2)
 
 
-def test_curve_from_history_marks_the_best_beta():
-    history = [{"beta": b, "val_ndcg@100": v} for b, v in [(0.1, 0.2), (0.3, 0.35), (0.6, 0.3)]]
-    curve = curve_from_history(history)
-    np.testing.assert_allclose(curve.beta, [0.1, 0.3, 0.6])
-    assert curve.best_beta == 0.3 and curve.best_ndcg == 0.35
-    with pytest.raises(ValueError, match="empty"):
-        curve_from_history([])
-
-
 def test_annealing_runs_beta_linearly_to_the_maximum(split):
     torch.manual_seed(0)
     model = MultVAE(split.n_items, hidden_dims=(16,), latent_dim=4)
-    curve = annealing_curve(split, epochs=4, beta_max=1.0, model=model,
-                            config=TrainConfig(batch_size=60, beta_cap=0.2, seed=0), progress=False)
-    np.testing.assert_allclose(curve.beta, [0.25, 0.5, 0.75, 1.0])  # no cap on the way
-    assert curve.best_ndcg == curve.ndcg.max()
-    assert curve.best_beta == curve.beta[np.argmax(curve.ndcg)]
-    assert curve.model is model and len(curve.history) == 4
+    curve, trained = anneal_without_cap(split, epochs=4, beta_max=1.0, model=model,
+                                        config=TrainConfig(batch_size=60, beta_cap=0.2, seed=0),
+                                        progress=False)
+    np.testing.assert_allclose(curve.betas, [0.25, 0.5, 0.75, 1.0])  # no cap on the way
+    assert curve.best_score == curve.scores.max()
+    assert curve.best_beta == curve.betas[np.argmax(curve.scores)]
+    assert trained is model and len(curve.epochs) == 4
     with pytest.raises(ValueError, match="beta_max"):
-        annealing_curve(split, epochs=1, beta_max=0.0)
+        anneal_without_cap(split, epochs=1, beta_max=0.0)

@@ -1,23 +1,18 @@
-"""Analyses from the paper's §5: who benefits (NDCG@100 by user activity) and how to pick β
-(validation NDCG@100 along a KL annealing run with no cap, paper Fig. 1 / §2.2.2).
+"""Who benefits (paper §4.4): NDCG@100 by user activity. (How to pick β along an
+annealing run is in :mod:`vaecf.annealing`.)
 
-Returns numbers and histories; :mod:`vaecf.plots` or a notebook draws them.
+Returns numbers; :mod:`vaecf.plots` or a notebook draws them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
-from .data.protocol import Split
 from .metrics import evaluate
-from .models import MultVAE
-from .train import TrainConfig, fit
 
-__all__ = ["ActivityBreakdown", "ndcg_by_activity", "AnnealingCurve", "annealing_curve",
-           "curve_from_history"]
+__all__ = ["ActivityBreakdown", "ndcg_by_activity"]
 
 
 @dataclass
@@ -66,54 +61,3 @@ def ndcg_by_activity(score_fn, fold_in: sp.csr_matrix, target: sp.csr_matrix,
         stats.append((counts.min(), counts.max(), values.mean(), stderr, values.size))
     low, high, mean, stderr, size = (np.array(column) for column in zip(*stats))
     return ActivityBreakdown(low, high, mean, stderr, size, group, ndcg, int(k))
-
-
-@dataclass
-class AnnealingCurve:
-    """Validation NDCG@100 against β along one annealing run, and the β where it peaked."""
-
-    beta: np.ndarray
-    ndcg: np.ndarray
-    best_beta: float
-    best_ndcg: float
-    history: list = field(default_factory=list)
-    model: MultVAE | None = None
-
-
-def curve_from_history(history: list, metric: str = "val_ndcg@100") -> AnnealingCurve:
-    """The (β, validation NDCG) pairs recorded by :func:`vaecf.train.fit`, best β marked."""
-    if not history:
-        raise ValueError("the history is empty: train for at least one epoch.")
-    beta = np.array([h["beta"] for h in history], dtype=np.float64)
-    ndcg = np.array([h[metric] for h in history], dtype=np.float64)
-    best = int(np.argmax(ndcg))
-    return AnnealingCurve(beta, ndcg, float(beta[best]), float(ndcg[best]), list(history))
-
-
-def annealing_curve(split: Split, epochs: int = 100, beta_max: float = 1.0,
-                    config: TrainConfig | None = None, model: MultVAE | None = None,
-                    seed: int = 0, device=None, progress: bool = True) -> AnnealingCurve:
-    """Train a Mult-VAE with β annealed linearly from 0 to ``beta_max`` over the whole run
-    (no cap in between) and record validation NDCG@100 against β each epoch.
-
-    The paper (§2.2.2) picks the β at which validation NDCG@100 peaks and then trains
-    again with β capped there. ``beta_max`` defaults to 1, the plain ELBO.
-
-    Args:
-        split: the protocol's matrices.
-        config: other training settings (its epochs, β cap and schedule are replaced).
-        model: the Mult-VAE to train (default: the paper's architecture, seeded by ``seed``).
-    """
-    if not beta_max > 0:
-        raise ValueError(f"beta_max must be positive, got {beta_max}.")
-    config = replace(config or TrainConfig(seed=seed), epochs=epochs, beta_cap=float(beta_max),
-                     anneal_steps=None, anneal_fraction=1.0, patience=None)
-    if model is None:
-        torch.manual_seed(seed)
-        model = MultVAE(split.n_items)
-        if device is not None:
-            model = model.to(device)
-    run = fit(model, split, config, progress=progress)
-    curve = curve_from_history(run.history)
-    curve.model = model
-    return curve

@@ -17,7 +17,7 @@ from .data.protocol import Split
 from .models import MultVAE
 from .train import TrainConfig, beta_at, choose_device, fit
 
-__all__ = ["AnnealingCurve", "annealing_curve", "beta_reached", "sweep_beta_caps",
+__all__ = ["AnnealingCurve", "annealing_curve", "anneal_without_cap", "beta_reached", "sweep_beta_caps",
            "CapSweep", "cap_sweep", "PAPER_ANNEAL_STEPS", "PAPER_BETA_CAP", "PAPER_EPOCHS",
            "ML20M_TRAIN_USERS"]
 
@@ -81,6 +81,31 @@ def annealing_curve(history: list, metric: str = "val_ndcg@100") -> AnnealingCur
                           kl=_column(history, "kl", "the history"),
                           nll=_column(history, "nll", "the history"),
                           best_index=int(np.argmax(scores)), metric=metric)
+
+
+def anneal_without_cap(split: Split, epochs: int = 100, beta_max: float = 1.0,
+                       config: TrainConfig | None = None, model: MultVAE | None = None,
+                       seed: int = 0, device=None, progress: bool = True):
+    """Train a Mult-VAE with β annealed linearly from 0 to ``beta_max`` over the whole run
+    (no cap on the way) and return ``(curve, model)``: validation NDCG@100 against β.
+
+    The paper (§2.2.2) picks the β at which validation NDCG@100 peaks and then trains
+    again with β capped there. ``beta_max`` defaults to 1, the plain ELBO.
+
+    Args:
+        split: the protocol's matrices.
+        config: other training settings (its epochs, β cap and schedule are replaced).
+        model: the Mult-VAE to train (default: the paper's architecture, seeded by ``seed``).
+    """
+    if not beta_max > 0:
+        raise ValueError(f"beta_max must be positive, got {beta_max}.")
+    config = replace(config or TrainConfig(seed=seed), epochs=epochs, beta_cap=float(beta_max),
+                     anneal_steps=None, anneal_fraction=1.0, patience=None)
+    if model is None:
+        torch.manual_seed(seed)
+        model = MultVAE(split.n_items).to(choose_device(device))
+    run = fit(model, split, config, progress=progress)
+    return annealing_curve(run.history), model
 
 
 def beta_reached(config: TrainConfig, n_train_users: int) -> float:
