@@ -16,6 +16,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from conftest import write_ratings_csv, write_ratings_dat, write_u_data
 from vaecf.cli import main
 from vaecf.data import (DatasetUnavailable, RatingFileError, RatingTable, SplitError,
                         load_dataset, load_movielens, paper_split, read_ratings)
@@ -30,20 +31,15 @@ ROWS = [(u, i, 5 if (u + i) % 3 else 4, 881250949 + 100 * u + i)
 
 
 def u_data(path: Path, rows=ROWS) -> Path:
-    path.write_text("".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in rows))
-    return path
+    return write_u_data(path, rows)
 
 
 def ratings_dat(path: Path, rows=ROWS, timestamps=True) -> Path:
-    path.write_text("".join(f"{u}::{i}::{r}" + (f"::{t}" if timestamps else "") + "\n"
-                            for u, i, r, t in rows))
-    return path
+    return write_ratings_dat(path, rows, timestamps)
 
 
 def ratings_csv(path: Path, rows=ROWS) -> Path:
-    path.write_text("userId,movieId,rating,timestamp\n"
-                    + "".join(f"{u},{i},{float(r)},{t}\n" for u, i, r, t in rows))
-    return path
+    return write_ratings_csv(path, rows)
 
 
 def table(rows=ROWS, name="fixture") -> RatingTable:
