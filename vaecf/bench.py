@@ -18,6 +18,11 @@ own, measures:
 * ``other_epoch_s``: the same epoch in Cornac's ``VAECF`` (same layers, batch size and
   optimiser), run by a Python that has Cornac, in its own process.
 
+Cornac is installed in an environment of its own, never beside this package, e.g.::
+
+    python3 -m venv ~/bench-venv && ~/bench-venv/bin/pip install torch cornac
+    python -m vaecf bench --other-python ~/bench-venv/bin/python --out bench.json
+
 Ratios: ``epoch_over_bound = epoch_s / bound_s`` and ``other_over_ours = other_epoch_s /
 epoch_s``. Nothing here is a dependency of the package: without a Python with Cornac the
 comparison is reported as skipped.
@@ -158,7 +163,9 @@ def _other_epoch(python: str | None, train, threads: int, repeats: int, seed: in
     """Cornac's VAECF epoch on the same training matrix, in a separate process."""
     if python is None:
         return {"other_library": None, "other_epoch_s": None,
-                "other_skipped": "no Python with Cornac; pass --other-python (see README)"}
+                "other_skipped": "no Python with Cornac given; make one with `python3 -m venv ENV && "
+                                 "ENV/bin/pip install torch cornac` and pass --other-python "
+                                 "ENV/bin/python"}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "train.npz"
         np.savez(path, indptr=train.indptr, indices=train.indices, shape=np.array(train.shape))
