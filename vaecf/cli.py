@@ -84,6 +84,19 @@ def _counts(args) -> int:
     return 1 if mismatches else 0
 
 
+def _bench(args) -> int:
+    from .bench import format_bench_table, run_benchmark
+
+    records = run_benchmark(scale=args.scale, threads=args.threads, repeats=args.repeats,
+                            seed=args.seed, other_python=args.other_python)
+    print(format_bench_table(records))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(records, indent=2))
+        print(f"\nWrote {args.out}.")
+    return 0
+
+
 def _heldout(text: str):
     try:
         value = float(text)
@@ -120,6 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--overwrite", action="store_true", help="replace an existing results.json")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.set_defaults(run=_reproduce)
+    bench = commands.add_parser("bench", help="time a Mult-VAE epoch against its bound and Cornac")
+    bench.add_argument("--scale", type=float, default=1.0,
+                       help="shrink users and items of the ML-20M/ML-1M sizes (0 < scale ≤ 1)")
+    bench.add_argument("--out", default=None, help="a JSON file for every figure and ratio")
+    bench.add_argument("--repeats", type=int, default=3, help="runs of each timing; the median is kept")
+    bench.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--other-python", default=None,
+                       help="a Python with cornac installed (default: $VAECF_BENCH_PYTHON, or this one if it has cornac)")
+    bench.set_defaults(run=_bench)
 
     cnt = commands.add_parser("counts", help="the protocol's counts, beside the published ones")
     cnt.add_argument("--dataset", default="synthetic", choices=DATASETS)

@@ -23,14 +23,16 @@ def multinomial(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     The items share a fixed budget of probability mass, so raising one item's
     probability lowers the others': the model must rank.
     """
-    log_pi = F.log_softmax(logits, dim=-1)
     if x.is_sparse:
+        # log π_ui = f_ui − log Σ_j exp f_uj, needed only where x_ui ≠ 0: no users × items
+        # table of log-probabilities is written (nor read back in the backward pass).
         x = x.coalesce()
         rows, cols = x.indices()
-        per_click = log_pi[rows, cols] * x.values()
-        return torch.zeros(logits.shape[0], dtype=log_pi.dtype,
+        log_norm = torch.logsumexp(logits, dim=-1)
+        per_click = (logits[rows, cols] - log_norm[rows]) * x.values()
+        return torch.zeros(logits.shape[0], dtype=logits.dtype,
                            device=logits.device).index_add_(0, rows, per_click)
-    return (log_pi * x).sum(dim=-1)
+    return (F.log_softmax(logits, dim=-1) * x).sum(dim=-1)
 
 
 def gaussian(logits: torch.Tensor, x: torch.Tensor, confidence: float = 1.0) -> torch.Tensor:

@@ -29,15 +29,25 @@ def _check_k(k, n_items: int) -> int:
 
 
 def _dense_target(target, shape) -> np.ndarray:
-    dense = target.toarray() if sp.issparse(target) else np.asarray(target)
-    if dense.shape != shape:
-        raise ValueError(f"scores have shape {shape} but the target has shape {dense.shape}; "
+    """The held-out items as a users × items boolean table (written directly from a
+    sparse target, never through a float copy of the whole table)."""
+    if not sp.issparse(target):
+        target = np.asarray(target)
+    if target.shape != shape:
+        raise ValueError(f"scores have shape {shape} but the target has shape {target.shape}; "
                          "they must describe the same users and items.")
-    counts = (dense > 0).sum(axis=1)
+    if sp.issparse(target):
+        coo = target.tocoo()
+        relevant = np.zeros(shape, dtype=bool)
+        positive = coo.data > 0
+        relevant[coo.row[positive], coo.col[positive]] = True
+    else:
+        relevant = target > 0
+    counts = relevant.sum(axis=1)
     if (counts == 0).any():
         raise ValueError(f"{int((counts == 0).sum())} user(s) have no held-out items; "
                          "drop them before evaluating (paper_split does).")
-    return dense > 0
+    return relevant
 
 
 def exclude_fold_in(scores: np.ndarray, fold_in) -> np.ndarray:

@@ -29,7 +29,6 @@ type the run started on to continue the same random stream.
 """
 from __future__ import annotations
 
-import copy
 import math
 import os
 import time
@@ -46,7 +45,7 @@ from .models.autoencoders import AutoencoderRecommender
 from .models.inputs import csr_to_torch
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "CheckpointMismatch",
-           "beta_at", "fit", "choose_device"]
+           "beta_at", "fit", "train_epoch", "make_optimiser", "choose_device"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -168,6 +167,66 @@ def _load_checkpoint(path: Path, model, config, split) -> dict:
     return state
 
 
+def make_optimiser(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
+    """Adam (the paper's optimiser); the fused kernel updates every weight in one pass.
+
+    torch before 2.4 has no fused Adam on the CPU; there the multi-tensor one is used.
+    """
+    try:
+        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    except RuntimeError:
+        return torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
+
+
+def _copy_state(state: dict, into: dict | None = None) -> dict:
+    """A copy of a state dict, written into the buffers of ``into`` when it has them."""
+    if into is None or into.keys() != state.keys():
+        return {key: value.detach().clone() for key, value in state.items()}
+    for key, value in state.items():
+        into[key].copy_(value)
+    return into
+
+
+def train_epoch(model: AutoencoderRecommender, train, optimiser: torch.optim.Optimizer,
+                order: np.ndarray, config: TrainConfig, step: int = 0,
+                anneal_steps: int | None = None, epoch: int = 1) -> tuple[dict, int]:
+    """One pass over the training users in ``order``: one Adam step per batch of users.
+
+    β follows the annealing schedule (``beta_at``) from optimiser step ``step`` on. The
+    batch is sliced from the CSR matrix ``train`` and stays sparse into the encoder.
+
+    Returns:
+        The loss terms ``{"loss", "nll", "kl"}`` summed over the users, and the step
+        count after the epoch.
+    """
+    device = model.device
+    if anneal_steps is None:
+        anneal_steps = config.total_anneal_steps(train.shape[0])
+    n_batches = math.ceil(len(order) / config.batch_size)
+    sums = {"loss": 0.0, "nll": 0.0, "kl": 0.0}
+    for batch_index in range(n_batches):
+        rows = order[batch_index * config.batch_size:(batch_index + 1) * config.batch_size]
+        x = csr_to_torch(train[rows], device)
+        beta = beta_at(step, anneal_steps, config.beta_cap) if model.uses_kl else 0.0
+        terms = model.loss(x, beta)
+        if not torch.isfinite(terms["loss"]):
+            raise TrainingDiverged(
+                f"The loss became {terms['loss'].item()} at epoch {epoch}, batch "
+                f"{batch_index + 1}/{n_batches}. Lower the learning rate (now {config.lr}) "
+                "or check the input for NaN/inf.")
+        optimiser.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        optimiser.step()
+        step += 1
+        for key in sums:
+            sums[key] += terms[key].item() * len(rows)
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        raise TrainingDiverged(
+            f"The weights became NaN or infinite at epoch {epoch}, batch "
+            f"{n_batches}/{n_batches}. Lower the learning rate (now {config.lr}).")
+    return sums, step
+
+
 def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None = None,
         checkpoint: str | os.PathLike | None = None, resume: bool = False,
         progress: bool = True) -> TrainResult:
@@ -188,7 +247,7 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
     device = model.device
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimiser = make_optimiser(model, config.lr)
     anneal_steps = config.total_anneal_steps(split.train.shape[0])
     result = TrainResult(model=model)
     best_state, step, first_epoch, since_best = None, 0, 1, 0
@@ -208,7 +267,6 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
         rng.bit_generator.state = state["numpy_rng"]
 
     n_users = split.train.shape[0]
-    n_batches = math.ceil(n_users / config.batch_size)
     start_time = time.perf_counter() - sum(h["seconds"] for h in result.history)
     epochs = tqdm(range(first_epoch, config.epochs + 1), desc=type(model).__name__,
                   disable=not progress, initial=first_epoch - 1, total=config.epochs)
@@ -218,29 +276,13 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
         tic = time.perf_counter()
         model.train()
         order = rng.permutation(n_users)
-        sums = {"loss": 0.0, "nll": 0.0, "kl": 0.0}
-        for batch_index in range(n_batches):
-            rows = order[batch_index * config.batch_size:(batch_index + 1) * config.batch_size]
-            x = csr_to_torch(split.train[rows], device)
-            beta = beta_at(step, anneal_steps, config.beta_cap) if model.uses_kl else 0.0
-            terms = model.loss(x, beta)
-            if not torch.isfinite(terms["loss"]):
-                raise TrainingDiverged(
-                    f"The loss became {terms['loss'].item()} at epoch {epoch}, batch "
-                    f"{batch_index + 1}/{n_batches}. Lower the learning rate (now {config.lr}) "
-                    "or check the input for NaN/inf."
-                    + (f" The last good checkpoint is kept at {path}." if path else ""))
-            optimiser.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            optimiser.step()
-            step += 1
-            for key in sums:
-                sums[key] += terms[key].item() * len(rows)
-        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-            raise TrainingDiverged(
-                f"The weights became NaN or infinite at epoch {epoch}, batch "
-                f"{n_batches}/{n_batches}. Lower the learning rate (now {config.lr})."
-                + (f" The last good checkpoint is kept at {path}." if path else ""))
+        try:
+            sums, step = train_epoch(model, split.train, optimiser, order, config, step,
+                                     anneal_steps, epoch)
+        except TrainingDiverged as error:
+            if path is None:
+                raise
+            raise TrainingDiverged(f"{error} The last good checkpoint is kept at {path}.") from None
         score = _validation_ndcg(model, split, config)
         record = {"epoch": epoch, "step": step,
                   "beta": beta_at(step, anneal_steps, config.beta_cap) if model.uses_kl else 0.0,
@@ -249,7 +291,7 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
         result.history.append(record)
         if score > result.best_score:
             result.best_score, result.best_epoch, since_best = score, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = _copy_state(model.state_dict(), into=best_state)
         else:
             since_best += 1
         epochs.set_postfix(loss=f"{record['loss']:.1f}", ndcg=f"{score:.4f}",

@@ -74,7 +74,9 @@ class AutoencoderRecommender(nn.Module):
         return sparse_dropout(normalise_rows(x), self.dropout, self.training)
 
     def weight_penalty(self) -> torch.Tensor:
-        """λ Σ ‖W‖² over the weight matrices (not the biases)."""
+        """λ Σ ‖W‖² over the weight matrices (not the biases); with λ = 0 no pass over them."""
+        if self.l2 == 0:
+            return torch.zeros((), device=self.device)
         return self.l2 * sum((m.weight ** 2).sum() for m in self.modules() if isinstance(m, nn.Linear))
 
     @property

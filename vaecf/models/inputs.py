@@ -11,18 +11,30 @@ __all__ = ["csr_to_torch", "normalise_rows", "sparse_dropout", "InputLinear"]
 
 
 def csr_to_torch(batch, device: torch.device | str = "cpu") -> torch.Tensor:
-    """A SciPy CSR batch (users × items) as a coalesced sparse COO float32 tensor."""
+    """A SciPy CSR batch (users × items) as a coalesced sparse COO float32 tensor.
+
+    A canonical CSR matrix (sorted column indices, no duplicates; what
+    :func:`vaecf.data.paper_split` returns, and any row slice of it) is already in
+    coalesced COO order, so the indices are laid out directly, without the sort that
+    ``coalesce()`` would do.
+    """
     if not sp.issparse(batch):
         raise TypeError(f"expected a SciPy sparse matrix of clicks, got {type(batch).__name__}; "
                         "wrap a dense array with scipy.sparse.csr_matrix(...).")
-    coo = batch.tocoo()
-    if not np.isfinite(coo.data).all():
-        raise ValueError(f"the click matrix holds {int((~np.isfinite(coo.data)).sum())} NaN or "
+    batch = batch.tocsr()
+    if not np.isfinite(batch.data).all():
+        raise ValueError(f"the click matrix holds {int((~np.isfinite(batch.data)).sum())} NaN or "
                          "infinite value(s); clicks must be finite numbers (0/1 or counts).")
-    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-    values = torch.from_numpy(coo.data.astype(np.float32))
-    tensor = torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=False)
-    return tensor.coalesce().to(device)
+    if not batch.has_canonical_format:
+        batch = batch.copy()
+        batch.sum_duplicates()
+    indices = np.empty((2, batch.nnz), dtype=np.int64)
+    indices[0] = np.repeat(np.arange(batch.shape[0], dtype=np.int64), np.diff(batch.indptr))
+    indices[1] = batch.indices
+    values = torch.from_numpy(np.array(batch.data, dtype=np.float32))
+    tensor = torch.sparse_coo_tensor(torch.from_numpy(indices), values, batch.shape,
+                                     is_coalesced=True, check_invariants=False)
+    return tensor.to(device)
 
 
 def normalise_rows(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:

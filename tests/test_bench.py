@@ -1,0 +1,79 @@
+"""The benchmark at a tiny scale: its records, ratios and output files (not its speed)."""
+import json
+
+import pytest
+
+from vaecf import bench
+from vaecf.cli import main
+
+NO_PYTHON = "/nonexistent/python-with-cornac"
+KEYS = {"scale", "threads", "epoch_s", "bound_s", "epoch_over_bound", "other_library",
+        "other_epoch_s", "other_over_ours", "eval_s", "peak_gib"}
+
+
+@pytest.fixture(scope="module")
+def records():
+    return bench.run_benchmark(scale=0.004, threads=1, repeats=1, other_python=NO_PYTHON,
+                               progress=False)
+
+
+def test_scaled_sizes_follow_the_named_sizes():
+    assert bench.scaled_size("ml-20m", 0.5)["n_users"] == round(136_677 / 2)
+    assert bench.scaled_size("ml-20m", 0.5)["n_items"] == 20_720 // 2
+    tiny = bench.scaled_size("ml-1m", 0.001)
+    assert (tiny["n_users"], tiny["n_items"]) == (bench.MIN_USERS, bench.MIN_ITEMS)
+    with pytest.raises(ValueError, match="scale"):
+        bench.scaled_size("ml-20m", 1.5)
+    with pytest.raises(ValueError, match="Unknown benchmark size"):
+        bench.scaled_size("ml-100m", 0.1)
+
+
+def test_one_record_per_size_with_every_key(records):
+    assert [r["size"] for r in records] == list(bench.BENCH_SIZES)
+    for r in records:
+        assert KEYS <= r.keys()
+        assert r["scale"] == 0.004 and r["threads"] == 1
+        assert r["batches"] == -(-r["train_users"] // bench.BATCH_SIZE)
+        for key in ("epoch_s", "bound_s", "adam_s", "eval_s", "gen_s", "peak_gib"):
+            assert r[key] > 0
+
+
+def test_ratios_come_from_the_measured_times(records):
+    for r in records:
+        assert r["epoch_over_bound"] == pytest.approx(r["epoch_s"] / r["bound_s"], rel=1e-12)
+        # The Python given for Cornac does not exist: the comparison says so, no number.
+        assert r["other_library"] is None and r["other_epoch_s"] is None
+        assert r["other_over_ours"] is None and NO_PYTHON in r["other_skipped"]
+    made_up = {"epoch_s": 2.0, "bound_s": 0.5, "other_epoch_s": 5.0}
+    assert bench.ratios(made_up) == {"epoch_over_bound": 4.0, "other_over_ours": 2.5}
+
+
+def test_table_shows_every_size_and_the_skipped_comparison(records):
+    table = bench.format_bench_table(records)
+    assert "ml-20m" in table and "ml-1m" in table
+    assert "skipped" in table
+    first = f"{records[0]['epoch_over_bound']:.2f}"
+    assert first in table.splitlines()[2]
+
+
+def test_a_python_without_cornac_is_reported_not_fatal():
+    import sys
+
+    import numpy as np
+    import scipy.sparse as sp
+
+    train = sp.csr_matrix(np.eye(4, dtype=np.float32))
+    answer = bench._other_epoch(sys.executable, train, threads=1, repeats=1, seed=0)
+    assert answer["other_epoch_s"] is None and "could not run Cornac" in answer["other_skipped"]
+    assert bench._other_epoch(None, train, 1, 1, 0)["other_skipped"].startswith("no Python")
+
+
+def test_command_line_writes_the_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--scale", "0.002", "--repeats", "1", "--threads", "1",
+                 "--other-python", NO_PYTHON, "--out", str(out)])
+    assert code == 0
+    saved = json.loads(out.read_text())
+    assert [r["size"] for r in saved] == list(bench.BENCH_SIZES)
+    assert all(KEYS <= r.keys() for r in saved)
+    assert "epoch s" in capsys.readouterr().out

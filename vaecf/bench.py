@@ -1,0 +1,325 @@
+"""How fast a Mult-VAE epoch is, against what the hardware allows and another library.
+
+For each data size (an ML-20M-sized and an ML-1M-sized synthetic click matrix, both
+shrunk by ``scale``) one fresh Python process, so that its memory high-water mark is its
+own, measures:
+
+* ``gen_s``: drawing the synthetic clicks (:func:`vaecf.data.make_synthetic`) and the split;
+* ``epoch_s``: one training epoch of the paper's Mult-VAE [I → 600 → 200 → 600 → I],
+  batch 500, with :func:`vaecf.train.train_epoch` (median of ``repeats`` epochs);
+* ``bound_s``: the dense decoder products an epoch cannot avoid, timed with plain torch
+  on the same shapes for every batch: logits = h Wᵀ (forward), ∂W = Gᵀ h and ∂h = G W
+  (backward), with h the batch's 600-wide hidden layer and G the gradient of the logits;
+* ``adam_s``: the Adam updates of the epoch alone (every weight, every batch), the other
+  cost that grows with the number of items;
+* ``eval_s``: NDCG@100 of every held-out user (validation and test);
+* ``peak_gib``: the resident-memory high-water mark of training and evaluation (Linux
+  ``VmHWM``, reset after the data are built); ``peak_total_gib`` includes the data build;
+* ``other_epoch_s``: the same epoch in Cornac's ``VAECF`` (same layers, batch size and
+  optimiser), run by a Python that has Cornac, in its own process.
+
+Cornac is installed in an environment of its own, never beside this package, e.g.::
+
+    python3 -m venv ~/bench-venv && ~/bench-venv/bin/pip install torch cornac
+    python -m vaecf bench --other-python ~/bench-venv/bin/python --out bench.json
+
+Ratios: ``epoch_over_bound = epoch_s / bound_s`` and ``other_over_ours = other_epoch_s /
+epoch_s``. Nothing here is a dependency of the package: without a Python with Cornac the
+comparison is reported as skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["BENCH_SIZES", "scaled_size", "run_benchmark", "format_bench_table", "ratios"]
+
+BENCH_SIZES = ("ml-20m", "ml-1m")
+BATCH_SIZE = 500
+HIDDEN, LATENT = 600, 200
+MIN_USERS, MIN_ITEMS = 300, 120
+OTHER_SCRIPT = Path(__file__).with_name("_cornac_epoch.py")
+OTHER_LIBRARY = "cornac VAECF"
+
+
+def scaled_size(name: str, scale: float) -> dict:
+    """``make_synthetic`` arguments for a named size with users and items times ``scale``.
+
+    Users and items are floored at 300 and 120 so the split still has held-out users
+    with targets and NDCG@100 has 100 items to rank; the clicks per user stay those of
+    the full size (clipped by the generator to half the items).
+    """
+    from .data import SYNTHETIC_SIZES
+
+    if name not in BENCH_SIZES:
+        raise ValueError(f"Unknown benchmark size {name!r}; choose from {', '.join(BENCH_SIZES)}.")
+    if not 0 < scale <= 1:
+        raise ValueError(f"scale must lie in (0, 1], got {scale}; 1 is the full size.")
+    full = dict(SYNTHETIC_SIZES[name])
+    full["n_users"] = max(MIN_USERS, int(round(full["n_users"] * scale)))
+    full["n_items"] = max(MIN_ITEMS, int(round(full["n_items"] * scale)))
+    return full
+
+
+def ratios(record: dict) -> dict:
+    """The two ratios of a record, from its measured times (None where one is missing)."""
+    other = record.get("other_epoch_s")
+    return {"epoch_over_bound": record["epoch_s"] / record["bound_s"],
+            "other_over_ours": None if other is None else other / record["epoch_s"]}
+
+
+def _median_time(function, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - tic)
+    return float(np.median(times))
+
+
+def _batch_sizes(n_users: int) -> list:
+    full, rest = divmod(n_users, BATCH_SIZE)
+    return [BATCH_SIZE] * full + ([rest] if rest else [])
+
+
+def _decoder_bound(n_users: int, n_items: int, repeats: int) -> float:
+    """Seconds of the decoder's last-layer products, forward and backward, for one epoch."""
+    import torch
+
+    weight = torch.randn(n_items, HIDDEN)  # nn.Linear layout: out × in
+    shapes = {b: (torch.randn(b, HIDDEN), torch.randn(b, n_items)) for b in set(_batch_sizes(n_users))}
+
+    def epoch():
+        for b in _batch_sizes(n_users):
+            hidden, grad_logits = shapes[b]
+            torch.mm(hidden, weight.t())  # logits
+            torch.mm(grad_logits.t(), hidden)  # ∂L/∂W
+            torch.mm(grad_logits, weight)  # ∂L/∂h
+
+    epoch()  # warm-up: kernels chosen, memory touched
+    return _median_time(epoch, repeats)
+
+
+def _adam_time(model, n_users: int, repeats: int) -> float:
+    """Seconds of one epoch's Adam updates alone, on a copy of the model's weights."""
+    import copy
+
+    import torch
+
+    from .train import make_optimiser
+
+    twin = copy.deepcopy(model)
+    optimiser = make_optimiser(twin, lr=1e-3)
+    for parameter in twin.parameters():
+        parameter.grad = torch.randn_like(parameter) * 1e-3
+    optimiser.step()  # the moments allocated
+
+    def epoch():
+        for _ in _batch_sizes(n_users):
+            optimiser.step()
+
+    return _median_time(epoch, repeats)
+
+
+def _reset_peak_memory() -> bool:
+    """Reset the process's resident-memory high-water mark (Linux); False where impossible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_gib(since_reset: bool) -> float:
+    """The resident-memory high-water mark in GiB: since the reset, or of the whole process."""
+    if since_reset:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20  # kB
+    kilobytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+    return kilobytes / 2**20 if sys.platform != "darwin" else kilobytes / 2**30
+
+
+def find_other_python(explicit: str | None = None) -> str | None:
+    """A Python that can import Cornac: ``explicit``, ``$VAECF_BENCH_PYTHON``, or this one."""
+    if explicit:
+        return explicit
+    if os.environ.get("VAECF_BENCH_PYTHON"):
+        return os.environ["VAECF_BENCH_PYTHON"]
+    return sys.executable if importlib.util.find_spec("cornac") is not None else None
+
+
+def _other_epoch(python: str | None, train, threads: int, repeats: int, seed: int) -> dict:
+    """Cornac's VAECF epoch on the same training matrix, in a separate process."""
+    if python is None:
+        return {"other_library": None, "other_epoch_s": None,
+                "other_skipped": "no Python with Cornac given; make one with `python3 -m venv ENV && "
+                                 "ENV/bin/pip install torch cornac` and pass --other-python "
+                                 "ENV/bin/python"}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "train.npz"
+        np.savez(path, indptr=train.indptr, indices=train.indices, shape=np.array(train.shape))
+        command = [python, str(OTHER_SCRIPT), str(path), "--threads", str(threads),
+                   "--repeats", str(repeats), "--seed", str(seed), "--batch-size", str(BATCH_SIZE),
+                   "--hidden", str(HIDDEN), "--latent", str(LATENT)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True)
+        except OSError as error:
+            return {"other_library": None, "other_epoch_s": None,
+                    "other_skipped": f"{python} cannot be run ({error.strerror})"}
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return {"other_library": None, "other_epoch_s": None,
+                "other_skipped": f"{python} could not run Cornac: {reason}"}
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"other_library": f"{OTHER_LIBRARY} {answer['version']}",
+            "other_epoch_s": answer["epoch_s"], "other_skipped": None}
+
+
+def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
+                 other_python: str | None) -> dict:
+    """Every figure for one data size, measured in this process (see the module docstring)."""
+    import torch
+
+    from .data import MOVIELENS, SYNTHETIC_SIZES, make_synthetic, paper_split
+    from .metrics import evaluate
+    from .models import MultVAE
+    from .train import TrainConfig, make_optimiser, train_epoch
+
+    torch.set_num_threads(threads)
+    size = scaled_size(name, scale)
+    tic = time.perf_counter()
+    table, _ = make_synthetic(seed=seed, **size)
+    heldout = MOVIELENS[name].heldout_users / SYNTHETIC_SIZES[name]["n_users"]
+    split = paper_split(table, n_heldout=heldout, seed=seed)
+    gen_s = time.perf_counter() - tic
+    del table
+    build_peak = _peak_gib(False)  # the reset below clears this high-water mark too
+    reset = _reset_peak_memory()
+
+    torch.manual_seed(seed)
+    model = MultVAE(split.n_items, hidden_dims=(HIDDEN,), latent_dim=LATENT)
+    optimiser = make_optimiser(model, lr=1e-3)
+    config = TrainConfig(epochs=1, batch_size=BATCH_SIZE, seed=seed)
+    rng = np.random.default_rng(seed)
+    n_train = split.train.shape[0]
+    model.train()
+    train_epoch(model, split.train, optimiser, rng.permutation(n_train)[: 3 * BATCH_SIZE], config)
+    epoch_s = _median_time(
+        lambda: train_epoch(model, split.train, optimiser, rng.permutation(n_train), config),
+        repeats)
+
+    def evaluate_all():
+        for group in ("valid", "test"):
+            evaluate(model.score, getattr(split, f"{group}_fold_in"),
+                     getattr(split, f"{group}_target"), ks_recall=(), ks_ndcg=(100,),
+                     batch_size=config.eval_batch_size)
+
+    eval_s = _median_time(evaluate_all, repeats)
+    peak = _peak_gib(reset)
+    bound_s = _decoder_bound(n_train, split.n_items, repeats)
+    adam_s = _adam_time(model, n_train, repeats)
+    record = {
+        "size": name, "scale": scale, "threads": threads, "repeats": repeats,
+        "users": int(split.train.shape[0] + split.valid_fold_in.shape[0]
+                     + split.test_fold_in.shape[0]),
+        "train_users": int(n_train), "items": int(split.n_items),
+        "train_clicks": int(split.train.nnz),
+        "eval_users": int(split.valid_fold_in.shape[0] + split.test_fold_in.shape[0]),
+        "batches": len(_batch_sizes(n_train)), "gen_s": gen_s, "epoch_s": epoch_s,
+        "bound_s": bound_s, "adam_s": adam_s, "eval_s": eval_s, "peak_gib": peak,
+        "peak_is_training_only": reset, "torch": torch.__version__,
+    }
+    record.update(_other_epoch(other_python, split.train, threads, repeats, seed))
+    record["peak_total_gib"] = max(build_peak, _peak_gib(False))
+    record.update(ratios(record))
+    return record
+
+
+def run_benchmark(scale: float = 1.0, sizes=BENCH_SIZES, threads: int | None = None,
+                  repeats: int = 3, seed: int = 0, other_python: str | None = None,
+                  progress: bool = True) -> list:
+    """Measure every size, each in a fresh process; one record (dict) per size."""
+    threads = threads or os.cpu_count() or 1
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}.")
+    for name in sizes:
+        scaled_size(name, scale)  # bad input fails here, before any process starts
+    other_python = find_other_python(other_python)
+    records = []
+    for name in sizes:
+        if progress:
+            print(f"measuring {name} × {scale} ...", file=sys.stderr, flush=True)
+        command = [sys.executable, "-m", "vaecf.bench", name, "--scale", str(scale),
+                   "--threads", str(threads), "--repeats", str(repeats), "--seed", str(seed)]
+        if other_python:
+            command += ["--other-python", other_python]
+        done = subprocess.run(command, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": _package_root()})
+        if done.returncode != 0:
+            raise RuntimeError(f"the {name} benchmark failed:\n{done.stderr.strip()[-2000:]}")
+        records.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return records
+
+
+def _package_root() -> str:
+    root = str(Path(__file__).resolve().parents[1])
+    rest = os.environ.get("PYTHONPATH")
+    return root + (os.pathsep + rest if rest else "")
+
+
+def _fmt(value, spec):
+    return "—" if value is None else format(value, spec)
+
+
+def format_bench_table(records: list) -> str:
+    """The records as a text table, one row per size, then the comparison notes."""
+    header = (f"{'size':<8}{'users×items':>16}{'clicks':>11}{'thr':>4}{'gen s':>8}{'epoch s':>9}"
+              f"{'bound s':>9}{'ep/bnd':>8}{'adam s':>8}{'other s':>9}{'oth/ours':>9}"
+              f"{'eval s':>8}{'peak GiB':>9}")
+    lines = [header, "-" * len(header)]
+    for r in records:
+        lines.append(
+            f"{r['size']:<8}{r['users']:>9,}×{r['items']:<6,}{r['train_clicks']:>11,}"
+            f"{r['threads']:>4}{r['gen_s']:>8.1f}{r['epoch_s']:>9.2f}{r['bound_s']:>9.2f}"
+            f"{r['epoch_over_bound']:>8.2f}{r['adam_s']:>8.2f}{_fmt(r['other_epoch_s'], '.2f'):>9}"
+            f"{_fmt(r['other_over_ours'], '.2f'):>9}{r['eval_s']:>8.2f}{r['peak_gib']:>9.2f}")
+    first = records[0] if records else {}
+    if first.get("other_library"):
+        lines.append(f"other library: {first['other_library']} (same layers, batch {BATCH_SIZE}, Adam).")
+    elif records:
+        lines.append(f"comparison with another library skipped: {first['other_skipped']}.")
+    if records:
+        lines.append(f"scale {first['scale']}, median of {first['repeats']} run(s); torch "
+                     f"{first['torch']}. bound = decoder products forward + backward, plain torch.")
+    return "\n".join(lines)
+
+
+def _worker(argv=None) -> int:
+    """Measure one size in this process and print its record as one JSON line."""
+    parser = argparse.ArgumentParser(prog="python -m vaecf.bench")
+    parser.add_argument("size", choices=BENCH_SIZES)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--other-python", default=None)
+    args = parser.parse_args(argv)
+    record = measure_size(args.size, args.scale, args.threads, args.repeats, args.seed,
+                          args.other_python)
+    print(json.dumps(record))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_worker())
