@@ -79,6 +79,14 @@ class AutoencoderRecommender(nn.Module):
             return torch.zeros((), device=self.device)
         return self.l2 * sum((m.weight ** 2).sum() for m in self.modules() if isinstance(m, nn.Linear))
 
+    def loss(self, x: torch.Tensor, beta: float = 0.0) -> dict:
+        """For a deterministic code (AE, Mult-DAE): −log p(x | f_θ(g_φ(x̃))) + λ Σ‖W‖²,
+        mean over users; β is ignored (there is no KL term). Mult-VAE overrides this."""
+        logits = self(x)[0]
+        nll = -self.likelihood(logits, x).mean()
+        zero = torch.zeros((), device=logits.device)
+        return {"loss": nll + self.weight_penalty(), "nll": nll, "kl": zero}
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
@@ -160,13 +168,6 @@ class MultDAE(AutoencoderRecommender):
         h = torch.tanh(_run(self.encoder, self.prepare_input(x)))
         return (_run(self.decoder, h),)
 
-    def loss(self, x: torch.Tensor, beta: float = 0.0) -> dict:
-        """−log p(x | f_θ(g_φ(x̃))) + λ Σ‖W‖², mean over users (β is ignored)."""
-        logits = self(x)[0]
-        nll = -self.likelihood(logits, x).mean()
-        zero = torch.zeros((), device=logits.device)
-        return {"loss": nll + self.weight_penalty(), "nll": nll, "kl": zero}
-
     def config(self) -> dict:
         return {"model": "MultDAE", "n_items": self.n_items, "hidden_dims": list(self.hidden_dims),
                 "dropout": self.dropout, "likelihood": self.likelihood_name, "l2": self.l2}
@@ -201,13 +202,6 @@ class AE(AutoencoderRecommender):
     def forward(self, x: torch.Tensor):
         z = self.encode(x)
         return self.decode(z), z
-
-    def loss(self, x: torch.Tensor, beta: float = 0.0) -> dict:
-        """−log p(x | f_θ(g_φ(x))) + λ Σ‖W‖², mean over users (β is ignored)."""
-        logits = self(x)[0]
-        nll = -self.likelihood(logits, x).mean()
-        zero = torch.zeros((), device=logits.device)
-        return {"loss": nll + self.weight_penalty(), "nll": nll, "kl": zero}
 
     def config(self) -> dict:
         return {"model": "AE", "n_items": self.n_items, "hidden_dims": list(self.hidden_dims),
