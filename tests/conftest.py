@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pytest
+import scipy.sparse as sp
 
 matplotlib.use("Agg")
 
@@ -32,6 +34,14 @@ def write_ratings_csv(path: Path, rows=ROWS) -> Path:
     path.write_text("userId,movieId,rating,timestamp\n"
                     + "".join(f"{u},{i},{float(r)},{t}\n" for u, i, r, t in rows))
     return path
+
+
+def click_batch(n_users=6, n_items=30, seed=0) -> sp.csr_matrix:
+    """A small random click matrix in which every user clicked item 0."""
+    rng = np.random.default_rng(seed)
+    dense = (rng.random((n_users, n_items)) < 0.3).astype(np.float32)
+    dense[:, 0] = 1
+    return sp.csr_matrix(dense)
 
 
 @pytest.fixture

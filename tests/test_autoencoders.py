@@ -4,17 +4,11 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from conftest import click_batch
 from vaecf.data import make_synthetic, paper_split
 from vaecf.models import AE, MultVAE
 from vaecf.models.inputs import csr_to_torch
 from vaecf.train import TrainConfig, fit
-
-
-def _batch(n_users=6, n_items=30, seed=0):
-    rng = np.random.default_rng(seed)
-    dense = (rng.random((n_users, n_items)) < 0.3).astype(np.float32)
-    dense[:, 0] = 1
-    return sp.csr_matrix(dense)
 
 
 def test_same_sizes_as_mult_vae_but_a_single_code():
@@ -28,7 +22,7 @@ def test_same_sizes_as_mult_vae_but_a_single_code():
 def test_deterministic_even_in_training_mode():
     torch.manual_seed(0)
     model = AE(30, hidden_dims=(8,), latent_dim=3).train()
-    x = csr_to_torch(_batch())
+    x = csr_to_torch(click_batch())
     torch.testing.assert_close(model(x)[0], model(x)[0])
 
 
@@ -36,7 +30,7 @@ def test_deterministic_even_in_training_mode():
 def test_loss_is_the_negative_log_likelihood_of_the_reconstruction(likelihood):
     torch.manual_seed(0)
     model = AE(30, hidden_dims=(8,), latent_dim=3, likelihood=likelihood, l2=0.01)
-    x = csr_to_torch(_batch())
+    x = csr_to_torch(click_batch())
     dense = x.to_dense()
     h = torch.tanh(model.encoder[0](torch.nn.functional.normalize(dense, dim=1)))
     z = model.encoder[1](h)

@@ -3,15 +3,9 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from conftest import click_batch
 from vaecf.models import MultDAE, MultVAE, Popularity, kl_to_standard_normal, reparameterise
 from vaecf.models.inputs import csr_to_torch, normalise_rows, sparse_dropout
-
-
-def _batch(n_users=6, n_items=30, seed=0):
-    rng = np.random.default_rng(seed)
-    dense = (rng.random((n_users, n_items)) < 0.3).astype(np.float32)
-    dense[:, 0] = 1
-    return sp.csr_matrix(dense)
 
 
 def test_kl_closed_form_matches_monte_carlo():
@@ -35,7 +29,7 @@ def test_reparameterised_sample_has_the_right_moments_and_gradient():
 
 
 def test_sparse_input_path_equals_dense_path():
-    x = _batch()
+    x = click_batch()
     sparse, dense = csr_to_torch(x), torch.from_numpy(x.toarray())
     torch.testing.assert_close(normalise_rows(sparse).to_dense(), normalise_rows(dense))
     torch.manual_seed(0)
@@ -56,12 +50,12 @@ def test_dropout_touches_only_clicks_and_rescales():
 def test_shapes_and_loss_gradients(model_class):
     torch.manual_seed(0)
     model = model_class(30, hidden_dims=(8,))
-    x = csr_to_torch(_batch())
+    x = csr_to_torch(click_batch())
     terms = model.loss(x, beta=0.2)
     assert terms["loss"].shape == ()
     terms["loss"].backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
-    scores = model.score(_batch())
+    scores = model.score(click_batch())
     assert scores.shape == (6, 30) and np.isfinite(scores).all()
 
 
@@ -77,7 +71,7 @@ def test_paper_architecture():
 def test_vae_loss_is_negative_beta_elbo():
     torch.manual_seed(0)
     model = MultVAE(30, hidden_dims=(8,), latent_dim=3).eval()  # z = μ, no dropout
-    x = csr_to_torch(_batch())
+    x = csr_to_torch(click_batch())
     logits, mu, logvar = model(x)
     nll = -(torch.log_softmax(logits, -1) * x.to_dense()).sum(-1).mean()
     kl = kl_to_standard_normal(mu, logvar).mean()
@@ -88,7 +82,7 @@ def test_vae_loss_is_negative_beta_elbo():
 def test_scoring_is_deterministic_and_uses_the_mean():
     torch.manual_seed(0)
     model = MultVAE(30, hidden_dims=(8,), latent_dim=3)
-    np.testing.assert_array_equal(model.score(_batch()), model.score(_batch()))
+    np.testing.assert_array_equal(model.score(click_batch()), model.score(click_batch()))
     assert model.training  # score() restores the mode it found
 
 
@@ -114,6 +108,6 @@ def test_bad_parameters(build, message):
 def test_wrong_item_count_and_dense_input():
     model = MultVAE(30, hidden_dims=(8,), latent_dim=3)
     with pytest.raises(ValueError, match="built for 30"):
-        model.score(_batch(n_items=31))
+        model.score(click_batch(n_items=31))
     with pytest.raises(TypeError, match="SciPy sparse"):
-        model.score(_batch().toarray())
+        model.score(click_batch().toarray())
