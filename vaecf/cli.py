@@ -97,6 +97,32 @@ def _bench(args) -> int:
     return 0
 
 
+def _figures(args) -> int:
+    from .data import default_heldout, load_dataset, paper_split
+    from .figures import dataset_figures
+    from .reproduce import DEFAULT_EPOCHS
+
+    out = Path(args.out)
+    if (out / "figures.json").exists() and not args.overwrite:
+        print(f"error: {out / 'figures.json'} already exists; choose another --out or pass "
+              "--overwrite.", file=sys.stderr)
+        return 2
+    table, _ = load_dataset(args.dataset, data_dir=args.data_dir, path=args.path, size=args.size,
+                            seed=args.seed)
+    heldout = args.heldout if args.heldout is not None else default_heldout(args.dataset)
+    split = paper_split(table, n_heldout=heldout, seed=args.seed)
+    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.dataset]
+    numbers, figures = dataset_figures(split, epochs, seed=args.seed, device=args.device,
+                                       progress=not args.quiet)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, figure in figures.items():
+        figure.savefig(out / f"{name}.png", dpi=90)
+    numbers.update(dataset=args.dataset, epochs=epochs, seed=args.seed, counts=split.counts())
+    (out / "figures.json").write_text(json.dumps(numbers, indent=2))
+    print(f"Wrote {', '.join(f'{n}.png' for n in figures)} and figures.json to {out}.")
+    return 0
+
+
 def _heldout(text: str):
     try:
         value = float(text)
@@ -143,6 +169,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--other-python", default=None,
                        help="a Python with cornac installed (default: $VAECF_BENCH_PYTHON, or this one if it has cornac)")
     bench.set_defaults(run=_bench)
+
+    fig = commands.add_parser("figures", help="annealing curve, β sweep, likelihoods, NDCG by activity")
+    fig.add_argument("--dataset", default="synthetic", choices=DATASETS)
+    fig.add_argument("--data-dir", default=None)
+    fig.add_argument("--path", default=None)
+    fig.add_argument("--size", default="small", choices=list(SYNTHETIC_SIZES))
+    fig.add_argument("--epochs", type=int, default=None, help="default: per dataset (200 on MovieLens)")
+    fig.add_argument("--seed", type=int, default=98765)
+    fig.add_argument("--heldout", type=_heldout, default=None)
+    fig.add_argument("--device", default=None)
+    fig.add_argument("--out", default="runs/figures")
+    fig.add_argument("--overwrite", action="store_true")
+    fig.add_argument("--quiet", action="store_true")
+    fig.set_defaults(run=_figures)
 
     cnt = commands.add_parser("counts", help="the protocol's counts, beside the published ones")
     cnt.add_argument("--dataset", default="synthetic", choices=DATASETS)
