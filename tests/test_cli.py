@@ -54,3 +54,28 @@ def test_counts_compares_with_published_ml20m_counts(tmp_path, capsys):
     write_ratings_csv(tmp_path / "ratings.csv")
     assert main(["counts", "--dataset", "ml-20m", "--path", str(tmp_path), "--heldout", "1"]) == 1
     assert "DIFFERENT" in capsys.readouterr().out  # a toy file is not ML-20M
+
+
+def test_an_interrupted_reproduction_resumes_from_its_checkpoints(tmp_path, monkeypatch):
+    from vaecf.models import MultVAE
+
+    args = ["reproduce", "--size", "tiny", "--epochs", "3", "--quiet"]
+    assert main(args + ["--out", str(tmp_path / "straight")]) == 0
+    original, calls = MultVAE.loss, {"n": 0}
+
+    def crash_in_the_second_epoch(self, x, beta):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(self, x, beta)
+
+    monkeypatch.setattr(MultVAE, "loss", crash_in_the_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        main(args + ["--out", str(tmp_path / "resumed")])
+    assert (tmp_path / "resumed" / "checkpoints" / "Mult-VAE.pt").exists()
+    monkeypatch.setattr(MultVAE, "loss", original)
+    assert main(args + ["--out", str(tmp_path / "resumed")]) == 0
+    straight = json.loads((tmp_path / "straight" / "results.json").read_text())["models"]
+    resumed = json.loads((tmp_path / "resumed" / "results.json").read_text())["models"]
+    for name in ("AE", "Mult-DAE", "Mult-VAE"):
+        assert resumed[name]["test"] == straight[name]["test"]

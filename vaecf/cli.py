@@ -1,8 +1,13 @@
-"""Command line: ``python -m vaecf reproduce --dataset synthetic`` and friends."""
+"""Command line: ``python -m vaecf reproduce --dataset synthetic`` and friends.
+
+``reproduce`` writes each autoencoder's checkpoint to ``OUT/checkpoints`` after every
+epoch: if a long run (ML-20M) is interrupted, the same command resumes where it stopped.
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -42,9 +47,13 @@ def _reproduce(args) -> int:
         print(f"error: {results_file} already exists; choose another --out or pass --overwrite.",
               file=sys.stderr)
         return 2
+    checkpoints = out / "checkpoints"
+    if args.overwrite and checkpoints.exists():
+        shutil.rmtree(checkpoints)  # --overwrite asks for a fresh run, not a resumed one
     results, histories = reproduce(
         args.dataset, data_dir=args.data_dir, path=args.path, epochs=args.epochs, seed=args.seed,
         size=args.size, n_heldout=args.heldout, device=args.device, beta_cap=args.beta_cap,
+        checkpoint_dir=checkpoints,
         likelihood=args.likelihood, progress=not args.quiet)
     out.mkdir(parents=True, exist_ok=True)
     results_file.write_text(json.dumps(results, indent=2))
@@ -156,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the autoencoders' likelihood (paper eqs. 2-4; default multinomial)")
     rep.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     rep.add_argument("--out", default="runs/latest", help="folder for results.json and figures")
-    rep.add_argument("--overwrite", action="store_true", help="replace an existing results.json")
+    rep.add_argument("--overwrite", action="store_true",
+                     help="replace an existing results.json and start afresh (drops OUT/checkpoints)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.set_defaults(run=_reproduce)
     bench = commands.add_parser("bench", help="time a Mult-VAE epoch against its bound and Cornac")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -59,12 +60,15 @@ def _scores(scorer, split, group, users=None):
 def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int | None = None,
               seed: int = 98765, size: str = "small", n_heldout=None, device=None,
               beta_cap: float = 0.2, likelihood: str = "multinomial",
-              progress: bool = True) -> tuple[dict, dict]:
+              checkpoint_dir=None, progress: bool = True) -> tuple[dict, dict]:
     """Run popularity, WMF, EASE, AE, Mult-DAE and Mult-VAE (and the oracle on synthetic data).
 
     ``likelihood`` (multinomial, gaussian or logistic) is used by the three autoencoders;
     with a likelihood other than the multinomial they are named after it
     (``Gaussian-VAE``, ...).
+
+    With ``checkpoint_dir``, each autoencoder writes a checkpoint there after every epoch
+    and an interrupted run started again with the same arguments resumes from it.
 
     Returns:
         ``(results, histories)``: the ``results.json`` dict, and each trained model's
@@ -109,7 +113,9 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
         name = autoencoder_name(kind, likelihood)
         torch.manual_seed(seed)
         model = build(split.n_items, likelihood=likelihood).to(device)
-        run = fit(model, split, config, progress=progress)
+        checkpoint = Path(checkpoint_dir) / f"{name}.pt" if checkpoint_dir is not None else None
+        run = fit(model, split, config, checkpoint=checkpoint, resume=checkpoint is not None,
+                  progress=progress)
         histories[name] = run.history
         record(name, model.score, run.seconds,
                extra={"best_epoch": run.best_epoch, "model_config": model.config(),

@@ -252,6 +252,8 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
     result = TrainResult(model=model)
     best_state, step, first_epoch, since_best = None, 0, 1, 0
     path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
 
     if path is not None and resume and path.exists():
         state = _load_checkpoint(path, model, config, split)
