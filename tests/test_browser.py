@@ -25,7 +25,7 @@ DRIVER = shutil.which("chromedriver")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1500,1300"]
-PAGE_TIMEOUT = 60  # seconds for the kernel to start and run the smoke-sized notebook
+PAGE_TIMEOUT = 240  # seconds for the kernel to start and run the smoke-sized notebook (a busy machine is slow)
 
 
 def _missing() -> str | None:
@@ -90,6 +90,8 @@ def browser(tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    # Voilà answers only once the notebook has run; do not block in get() but wait below.
+    options.page_load_strategy = "none"
     for flag in FLAGS + [f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
