@@ -22,7 +22,7 @@ def plot_training_curves(histories: dict, metric: str = "val_ndcg@100"):
         ax_metric.scatter([best["epoch"]], [best[metric]], marker="*", s=120, zorder=3)
     ax_metric.set(xlabel="epoch", ylabel=metric.replace("val_", "validation "),
                   title="Validation NDCG@100 per epoch (★ = model kept)")
-    ax_loss.set(xlabel="epoch", ylabel="training loss (negative ELBO / objective)",
+    ax_loss.set(xlabel="epoch", ylabel="training loss (each model's own objective)",
                 title="Training loss falls as the models fit")
     for ax in (ax_metric, ax_loss):
         ax.grid(alpha=0.3)
@@ -39,8 +39,8 @@ def plot_results(results: dict, metric: str = "ndcg@100"):
     errors = [2 * models[n].get("test_stderr", {}).get(metric, 0.0) for n in names]
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(names) + 1.5))
     ax.barh(names, values, xerr=errors, color="tab:blue", alpha=0.8)
-    for i, v in enumerate(values):
-        ax.text(v, i, f" {v:.3f}", va="center")
+    for i, (v, e) in enumerate(zip(values, errors)):
+        ax.text(v + e, i, f"  {v:.3f}", va="center")  # right of the error bar
     ax.invert_yaxis()
     ax.set(xlabel=f"test {metric.upper()} (±2 s.e.)",
            title=f"{results['dataset']}: every model against popularity (the floor)")
