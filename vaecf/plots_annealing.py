@@ -20,7 +20,7 @@ def plot_annealing_curve(curve: AnnealingCurve, ax=None):
                zorder=3, label=f"best: β = {curve.best_beta:.2f}, {curve.best_score:.3f}")
     ax.set(xlabel="β (KL weight) at the end of the epoch",
            ylabel="validation " + curve.metric.replace("val_", "").upper(),
-           title="Annealing β from 0: validation NDCG@100 peaks at the β to cap at")
+           title="β annealed from 0 to 1: validation NDCG@100 per epoch (★ = best)")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     return ax.figure
