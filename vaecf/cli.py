@@ -67,13 +67,9 @@ def _reproduce(args) -> int:
 
 
 def _counts(args) -> int:
-    from .data import default_heldout, load_dataset, paper_split
     from .reference import PUBLISHED_COUNTS
 
-    table, _ = load_dataset(args.dataset, data_dir=args.data_dir, path=args.path, size=args.size,
-                            seed=args.seed)
-    heldout = args.heldout if args.heldout is not None else default_heldout(args.dataset)
-    split = paper_split(table, n_heldout=heldout, seed=args.seed)
+    table, split = _split(args)
     ours = {**split.protocol, **split.counts()}
     published = PUBLISHED_COUNTS.get(args.dataset, {})
     print(f"{args.dataset}: {len(table):,} ratings, {table.n_users:,} users, {table.n_items:,} items")
@@ -107,7 +103,6 @@ def _bench(args) -> int:
 
 
 def _figures(args) -> int:
-    from .data import default_heldout, load_dataset, paper_split
     from .figures import dataset_figures
     from .reproduce import DEFAULT_EPOCHS
 
@@ -116,10 +111,7 @@ def _figures(args) -> int:
         print(f"error: {out / 'figures.json'} already exists; choose another --out or pass "
               "--overwrite.", file=sys.stderr)
         return 2
-    table, _ = load_dataset(args.dataset, data_dir=args.data_dir, path=args.path, size=args.size,
-                            seed=args.seed)
-    heldout = args.heldout if args.heldout is not None else default_heldout(args.dataset)
-    split = paper_split(table, n_heldout=heldout, seed=args.seed)
+    _, split = _split(args)
     epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.dataset]
     numbers, figures = dataset_figures(split, epochs, seed=args.seed, device=args.device,
                                        progress=not args.quiet)
@@ -144,31 +136,53 @@ def _heldout(text: str):
     return int(value) if value >= 1 else value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_data_arguments(parser):
     from .data import DATASETS, SYNTHETIC_SIZES
 
+    parser.add_argument("--dataset", default="synthetic", choices=DATASETS)
+    parser.add_argument("--data-dir", default=None,
+                        help="where MovieLens files are looked for / downloaded")
+    parser.add_argument("--path", default=None,
+                        help="a MovieLens ratings file (or folder) you already have")
+    parser.add_argument("--size", default="small", choices=list(SYNTHETIC_SIZES),
+                        help="synthetic data size (synthetic only)")
+    parser.add_argument("--seed", type=int, default=98765)
+    parser.add_argument("--heldout", type=_heldout, default=None,
+                        help="validation and test users each: a count, or a fraction such as 0.1")
+
+
+def _add_run_arguments(parser, out: str):
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="default: per dataset (200 on MovieLens)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--out", default=out, help="folder for the results and figures")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace earlier results in --out and start afresh")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _split(args):
+    """The rating table and the paper's split for the data the arguments name."""
+    from .data import default_heldout, load_dataset, paper_split
+
+    table, _ = load_dataset(args.dataset, data_dir=args.data_dir, path=args.path, size=args.size,
+                            seed=args.seed)
+    heldout = args.heldout if args.heldout is not None else default_heldout(args.dataset)
+    return table, paper_split(table, n_heldout=heldout, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vaecf", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     rep = commands.add_parser("reproduce", help="train and evaluate the paper's models")
-    rep.add_argument("--dataset", default="synthetic", choices=DATASETS)
-    rep.add_argument("--data-dir", default=None, help="where MovieLens files are looked for / downloaded")
-    rep.add_argument("--path", default=None, help="a MovieLens ratings file (or folder) you already have")
-    rep.add_argument("--size", default="small", choices=list(SYNTHETIC_SIZES),
-                     help="synthetic data size (synthetic only)")
-    rep.add_argument("--epochs", type=int, default=None, help="default: per dataset (200 on MovieLens)")
-    rep.add_argument("--seed", type=int, default=98765)
-    rep.add_argument("--heldout", type=_heldout, default=None,
-                     help="validation and test users each: a count, or a fraction such as 0.1")
+    _add_data_arguments(rep)
+    _add_run_arguments(rep, "runs/latest")
     rep.add_argument("--beta-cap", type=float, default=0.2)
     rep.add_argument("--likelihood", default="multinomial",
                      choices=["multinomial", "gaussian", "logistic"],
                      help="the autoencoders' likelihood (paper eqs. 2-4; default multinomial)")
-    rep.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    rep.add_argument("--out", default="runs/latest", help="folder for results.json and figures")
-    rep.add_argument("--overwrite", action="store_true",
-                     help="replace an existing results.json and start afresh (drops OUT/checkpoints)")
-    rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.set_defaults(run=_reproduce)
+
     bench = commands.add_parser("bench", help="time a Mult-VAE epoch against its bound and Cornac")
     bench.add_argument("--scale", type=float, default=1.0,
                        help="shrink users and items of the ML-20M/ML-1M sizes (0 < scale ≤ 1)")
@@ -181,26 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(run=_bench)
 
     fig = commands.add_parser("figures", help="annealing curve, β sweep, likelihoods, NDCG by activity")
-    fig.add_argument("--dataset", default="synthetic", choices=DATASETS)
-    fig.add_argument("--data-dir", default=None)
-    fig.add_argument("--path", default=None)
-    fig.add_argument("--size", default="small", choices=list(SYNTHETIC_SIZES))
-    fig.add_argument("--epochs", type=int, default=None, help="default: per dataset (200 on MovieLens)")
-    fig.add_argument("--seed", type=int, default=98765)
-    fig.add_argument("--heldout", type=_heldout, default=None)
-    fig.add_argument("--device", default=None)
-    fig.add_argument("--out", default="runs/figures")
-    fig.add_argument("--overwrite", action="store_true")
-    fig.add_argument("--quiet", action="store_true")
+    _add_data_arguments(fig)
+    _add_run_arguments(fig, "runs/figures")
     fig.set_defaults(run=_figures)
 
     cnt = commands.add_parser("counts", help="the protocol's counts, beside the published ones")
-    cnt.add_argument("--dataset", default="synthetic", choices=DATASETS)
-    cnt.add_argument("--data-dir", default=None)
-    cnt.add_argument("--path", default=None)
-    cnt.add_argument("--size", default="small", choices=list(SYNTHETIC_SIZES))
-    cnt.add_argument("--seed", type=int, default=98765)
-    cnt.add_argument("--heldout", type=_heldout, default=None)
+    _add_data_arguments(cnt)
     cnt.set_defaults(run=_counts)
     return parser
 
