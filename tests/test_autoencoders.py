@@ -1,7 +1,5 @@
 """The plain autoencoder (AE) beside Mult-DAE and Mult-VAE."""
-import numpy as np
 import pytest
-import scipy.sparse as sp
 import torch
 
 from conftest import click_batch

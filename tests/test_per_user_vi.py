@@ -5,7 +5,6 @@ import torch
 
 from vaecf.data import make_synthetic, paper_split
 from vaecf.models import kl_to_standard_normal, reparameterise
-from vaecf.models.inputs import csr_to_torch
 from vaecf.models.per_user_vi import PerUserVI, elbo, fit_user_posteriors, per_user_elbo
 
 torch.set_default_dtype(torch.float32)
