@@ -7,7 +7,6 @@ NDCG@100 peaked, and retrains with β capped there.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -117,8 +116,9 @@ def beta_reached(config: TrainConfig, n_train_users: int) -> float:
     """
     if isinstance(n_train_users, bool) or int(n_train_users) != n_train_users or n_train_users < 1:
         raise ValueError(f"n_train_users must be a positive whole number, got {n_train_users!r}.")
-    steps = config.epochs * math.ceil(n_train_users / config.batch_size)
-    return beta_at(steps, config.total_anneal_steps(int(n_train_users)), config.beta_cap)
+    n_train_users = int(n_train_users)
+    return beta_at(config.total_steps(n_train_users), config.total_anneal_steps(n_train_users),
+                   config.beta_cap)
 
 
 def sweep_beta_caps(split: Split, caps, config: TrainConfig, device=None,

@@ -106,8 +106,12 @@ class TrainConfig:
             return int(self.anneal_steps)
         if self.beta_cap == 0:
             return 1  # β = min(0, ·) = 0 throughout
-        steps = self.epochs * math.ceil(n_train_users / self.batch_size)
-        return max(1, int(round(self.anneal_fraction * steps / self.beta_cap)))
+        return max(1, int(round(self.anneal_fraction * self.total_steps(n_train_users)
+                                / self.beta_cap)))
+
+    def total_steps(self, n_train_users: int) -> int:
+        """Optimiser steps in the whole run: epochs × ⌈users / batch size⌉."""
+        return self.epochs * math.ceil(n_train_users / self.batch_size)
 
 
 def beta_at(step: int, anneal_steps: int, cap: float) -> float:

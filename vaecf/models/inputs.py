@@ -7,7 +7,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["csr_to_torch", "normalise_rows", "sparse_dropout", "InputLinear"]
+__all__ = ["check_clicks", "csr_to_torch", "normalise_rows", "sparse_dropout", "InputLinear"]
+
+
+def check_clicks(matrix, what: str = "the click matrix") -> sp.csr_matrix:
+    """``matrix`` as float32 CSR, refusing a dense array and NaN/inf with a clear error."""
+    if not sp.issparse(matrix):
+        raise TypeError(f"{what}: expected a SciPy sparse matrix of clicks, got "
+                        f"{type(matrix).__name__}; wrap a dense array with scipy.sparse.csr_matrix(...).")
+    matrix = sp.csr_matrix(matrix, dtype=np.float32)
+    if not np.isfinite(matrix.data).all():
+        raise ValueError(f"{what} holds {int((~np.isfinite(matrix.data)).sum())} NaN or infinite "
+                         "value(s); clicks must be finite numbers (0/1 or counts).")
+    return matrix
 
 
 def csr_to_torch(batch, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -18,13 +30,7 @@ def csr_to_torch(batch, device: torch.device | str = "cpu") -> torch.Tensor:
     coalesced COO order, so the indices are laid out directly, without the sort that
     ``coalesce()`` would do.
     """
-    if not sp.issparse(batch):
-        raise TypeError(f"expected a SciPy sparse matrix of clicks, got {type(batch).__name__}; "
-                        "wrap a dense array with scipy.sparse.csr_matrix(...).")
-    batch = batch.tocsr()
-    if not np.isfinite(batch.data).all():
-        raise ValueError(f"the click matrix holds {int((~np.isfinite(batch.data)).sum())} NaN or "
-                         "infinite value(s); clicks must be finite numbers (0/1 or counts).")
+    batch = check_clicks(batch)
     if not batch.has_canonical_format:
         batch = batch.copy()
         batch.sum_duplicates()

@@ -18,23 +18,13 @@ import scipy.sparse as sp
 import torch
 from tqdm.auto import tqdm
 
-from .inputs import csr_to_torch
+from .inputs import check_clicks, csr_to_torch
 
 __all__ = ["WMF", "EASE"]
 
 
-def _check_clicks(matrix, what: str) -> sp.csr_matrix:
-    if not sp.issparse(matrix):
-        raise TypeError(f"{what} must be a SciPy sparse matrix of clicks, got "
-                        f"{type(matrix).__name__}; wrap a dense array with scipy.sparse.csr_matrix(...).")
-    matrix = sp.csr_matrix(matrix, dtype=np.float32)
-    if matrix.nnz and not np.isfinite(matrix.data).all():
-        raise ValueError(f"{what} contains NaN or infinite values.")
-    return matrix
-
-
 def _check_items(fold_in, n_items: int) -> sp.csr_matrix:
-    fold_in = _check_clicks(fold_in, "the fold-in batch")
+    fold_in = check_clicks(fold_in, "the fold-in batch")
     if fold_in.shape[1] != n_items:
         raise ValueError(f"the batch has {fold_in.shape[1]} items but the model was fitted on "
                          f"{n_items}; use the same item set as in training.")
@@ -102,7 +92,7 @@ class WMF:
         ``clicks`` is rows × columns (users × items to update users, items × users to
         update items); ``fixed`` holds the column factors (columns × k). Returns rows × k.
         """
-        clicks = _check_clicks(clicks, "clicks")
+        clicks = check_clicks(clicks, "clicks")
         k = fixed.shape[1]
         gram = fixed.T @ fixed + self.l2 * torch.eye(k, dtype=fixed.dtype, device=fixed.device)
         counts = np.diff(clicks.indptr)
@@ -139,7 +129,7 @@ class WMF:
 
     def fit(self, train: sp.csr_matrix, progress: bool = False) -> "WMF":
         """Alternate the user and item solves ``iterations`` times on training clicks."""
-        train = _check_clicks(train, "the training matrix")
+        train = check_clicks(train, "the training matrix")
         if train.shape[0] < 1 or train.shape[1] < 1:
             raise ValueError(f"the training matrix is empty (shape {train.shape}).")
         binary = train.copy()
@@ -206,7 +196,7 @@ class EASE:
         return {"model": "EASE", "l2": self.l2}
 
     def fit(self, train: sp.csr_matrix) -> "EASE":
-        train = _check_clicks(train, "the training matrix")
+        train = check_clicks(train, "the training matrix")
         if train.shape[0] < 1 or train.shape[1] < 1:
             raise ValueError(f"the training matrix is empty (shape {train.shape}).")
         gram = torch.from_numpy((train.T @ train).toarray().astype(np.float64)).to(self.device)

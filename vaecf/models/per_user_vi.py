@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from ..likelihoods import get_likelihood
 from .autoencoders import _check_dims, _mlp, _run
 from .gaussian import kl_to_standard_normal, reparameterise
-from .inputs import csr_to_torch
+from .inputs import check_clicks, csr_to_torch
 
 __all__ = ["elbo", "fit_user_posteriors", "per_user_elbo", "PerUserVI"]
 
@@ -45,13 +45,6 @@ def _rate(name, value):
     if not value > 0 or math.isinf(value):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
     return float(value)
-
-
-def _check_csr(x):
-    if not sp.issparse(x):
-        raise TypeError(f"expected a SciPy sparse matrix of clicks, got {type(x).__name__}; "
-                        "wrap a dense array with scipy.sparse.csr_matrix(...).")
-    return sp.csr_matrix(x, dtype=np.float32)
 
 
 def elbo(decode, likelihood, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
@@ -137,7 +130,7 @@ def fit_user_posteriors(decode, clicks: sp.csr_matrix, likelihood: str = "multin
     Returns:
         ``(mu, logvar)``: users × latent tensors on ``device``.
     """
-    clicks = _check_csr(clicks)
+    clicks = check_clicks(clicks)
     steps, n_samples = _whole("steps", steps), _whole("n_samples", n_samples)
     batch_size, lr = _whole("batch_size", batch_size), _rate("lr", lr)
     if not beta >= 0:
@@ -176,7 +169,7 @@ def per_user_elbo(decode, clicks: sp.csr_matrix, mu, logvar, likelihood: str = "
     """Each user's ELBO (eq. 5 with β = 1) under q = N(mu, diag exp(logvar)), Monte Carlo
     with ``n_samples`` draws from a generator seeded by ``seed``: the same seed gives the
     same draws, so two q's compared with one seed share their noise."""
-    clicks = _check_csr(clicks)
+    clicks = check_clicks(clicks)
     n_samples, batch_size = _whole("n_samples", n_samples), _whole("batch_size", batch_size)
     mu, logvar = torch.as_tensor(mu), torch.as_tensor(logvar)
     if mu.shape[0] != clicks.shape[0] or mu.shape != logvar.shape:
@@ -245,7 +238,7 @@ class PerUserVI(nn.Module):
 
         Returns the history: one dict per epoch with the mean ELBO per user.
         """
-        train = _check_csr(train)
+        train = check_clicks(train)
         if train.shape != (self.n_users, self.n_items):
             raise ValueError(f"the training matrix is {train.shape} but the model was built for "
                              f"({self.n_users}, {self.n_items}) users × items.")
@@ -291,7 +284,7 @@ class PerUserVI(nn.Module):
 
     def score(self, fold_in: sp.csr_matrix) -> np.ndarray:
         """Item logits f_θ(μ_u) after folding in each user of the batch."""
-        fold_in = _check_csr(fold_in)
+        fold_in = check_clicks(fold_in)
         if fold_in.shape[1] != self.n_items:
             raise ValueError(f"the batch has {fold_in.shape[1]} items but the model was built for "
                              f"{self.n_items}; use the same item set as in training.")
