@@ -12,7 +12,7 @@ from vaecf.train import TrainConfig, fit
 def test_same_sizes_as_mult_vae_but_a_single_code():
     ae, vae = AE(1000), MultVAE(1000)
     shapes = lambda m: [tuple(p.shape) for n, p in m.named_parameters() if n.endswith("weight")]
-    assert shapes(ae) == [(600, 1000), (200, 600), (600, 200), (1000, 600)]
+    assert shapes(ae) == [(1000, 600), (200, 600), (600, 200), (1000, 600)]
     assert shapes(vae)[2:] == shapes(ae)[2:] and shapes(vae)[0] == shapes(ae)[0]
     assert ae.dropout == 0 and not ae.uses_kl
 

@@ -8,7 +8,8 @@ from vaecf.cli import main
 
 NO_PYTHON = "/nonexistent/python-with-cornac"
 KEYS = {"scale", "threads", "epoch_s", "bound_s", "epoch_over_bound", "other_library",
-        "other_epoch_s", "other_over_ours", "eval_s", "peak_gib"}
+        "other_epoch_s", "other_over_ours", "eval_s", "peak_gib", "epoch_bf16_s", "bound_bf16_s",
+        "bf16_epoch_over_bound", "bf16_speedup", "other_over_ours_bf16"}
 
 
 @pytest.fixture(scope="module")
@@ -34,18 +35,26 @@ def test_one_record_per_size_with_every_key(records):
         assert KEYS <= r.keys()
         assert r["scale"] == 0.004 and r["threads"] == 1
         assert r["batches"] == -(-r["train_users"] // bench.BATCH_SIZE)
-        for key in ("epoch_s", "bound_s", "adam_s", "eval_s", "gen_s", "peak_gib"):
+        for key in ("epoch_s", "bound_s", "epoch_bf16_s", "bound_bf16_s", "adam_s", "eval_s",
+                    "gen_s", "peak_gib"):
             assert r[key] > 0
 
 
 def test_ratios_come_from_the_measured_times(records):
     for r in records:
         assert r["epoch_over_bound"] == pytest.approx(r["epoch_s"] / r["bound_s"], rel=1e-12)
+        assert r["bf16_epoch_over_bound"] == pytest.approx(r["epoch_bf16_s"] / r["bound_bf16_s"])
+        assert r["bf16_speedup"] == pytest.approx(r["epoch_s"] / r["epoch_bf16_s"])
         # The Python given for Cornac does not exist: the comparison says so, no number.
         assert r["other_library"] is None and r["other_epoch_s"] is None
         assert r["other_over_ours"] is None and NO_PYTHON in r["other_skipped"]
+        assert r["other_over_ours_bf16"] is None
     made_up = {"epoch_s": 2.0, "bound_s": 0.5, "other_epoch_s": 5.0}
     assert bench.ratios(made_up) == {"epoch_over_bound": 4.0, "other_over_ours": 2.5}
+    made_up.update(epoch_bf16_s=1.0, bound_bf16_s=0.25)
+    assert bench.ratios(made_up) == {"epoch_over_bound": 4.0, "other_over_ours": 2.5,
+                                     "bf16_epoch_over_bound": 4.0, "bf16_speedup": 2.0,
+                                     "other_over_ours_bf16": 5.0}
 
 
 def test_table_shows_every_size_and_the_skipped_comparison(records):
@@ -54,6 +63,9 @@ def test_table_shows_every_size_and_the_skipped_comparison(records):
     assert "skipped" in table
     first = f"{records[0]['epoch_over_bound']:.2f}"
     assert first in table.splitlines()[2]
+    bf16_row = next(line for line in table.splitlines() if line.startswith("ml-20m") and
+                    f"{records[0]['bf16_speedup']:.2f}" in line)
+    assert f"{records[0]['bf16_epoch_over_bound']:.2f}" in bf16_row
 
 
 def test_a_python_without_cornac_is_reported_not_fatal():

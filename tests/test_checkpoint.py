@@ -146,6 +146,18 @@ def test_checkpoint_of_another_architecture_is_refused(split, one_epoch_checkpoi
                 checkpoint=one_epoch_checkpoint, resume=True, progress=False)
 
 
+def test_checkpoint_with_weights_laid_out_differently_is_refused(split, one_epoch_checkpoint,
+                                                                   tmp_path):
+    state = torch.load(one_epoch_checkpoint, weights_only=False)
+    weight = state["model_state"]["encoder.0.weight"]
+    state["model_state"]["encoder.0.weight"] = weight.t().contiguous()  # out × in, as before 0.3
+    older = tmp_path / "older.pt"
+    torch.save(state, older)
+    with pytest.raises(CheckpointMismatch, match=r"laid out differently .* Start a fresh run"):
+        fit(new_vae(split), split, TrainConfig(epochs=1, batch_size=BATCH, eval_k=20, seed=5),
+            checkpoint=older, resume=True, progress=False)
+
+
 def test_checkpoint_with_other_settings_is_refused(split, one_epoch_checkpoint):
     with pytest.raises(CheckpointMismatch, match=r"written with training settings .* differ"):
         fit(new_vae(split), split, TrainConfig(epochs=1, batch_size=BATCH, eval_k=20, seed=6),

@@ -39,6 +39,18 @@ def test_multinomial_gradient_is_x_minus_n_pi():
     torch.testing.assert_close(f.grad, X - X.sum(1, keepdim=True) * pi)
 
 
+def test_sparse_multinomial_gradient_matches_finite_differences_and_x_minus_n_pi():
+    counts = X * torch.tensor([[2.0], [1.0]], dtype=torch.float64)  # repeated clicks too
+    sparse = csr_to_torch(sp.csr_matrix(counts.numpy())).double()
+    f = LOGITS.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda t: multinomial(t, sparse), (f,))
+    upstream = torch.tensor([0.5, -2.0], dtype=torch.float64)
+    (multinomial(f, sparse) * upstream).sum().backward()
+    pi = torch.softmax(LOGITS, -1)
+    expected = (counts - counts.sum(1, keepdim=True) * pi) * upstream[:, None]
+    torch.testing.assert_close(f.grad, expected)
+
+
 def test_sparse_and_dense_clicks_agree():
     sparse = csr_to_torch(sp.csr_matrix(X.numpy())).double()
     for fn in (multinomial, gaussian, logistic):

@@ -5,7 +5,7 @@ import torch
 
 from conftest import click_batch
 from vaecf.models import MultDAE, MultVAE, Popularity, kl_to_standard_normal, reparameterise
-from vaecf.models.inputs import csr_to_torch, normalise_rows, sparse_dropout
+from vaecf.models.inputs import SparseInputLinear, csr_to_torch, normalise_rows, sparse_dropout
 
 
 def test_kl_closed_form_matches_monte_carlo():
@@ -37,6 +37,31 @@ def test_sparse_input_path_equals_dense_path():
     torch.testing.assert_close(model(sparse)[0], model(dense)[0])
 
 
+def test_sparse_input_layer_gradients_equal_the_dense_product():
+    torch.manual_seed(0)
+    layer = SparseInputLinear(30, 5)
+    torch.nn.init.normal_(layer.weight)
+    x = click_batch()
+    x.data = np.arange(1, x.nnz + 1, dtype=np.float32) / 10  # weighted, not just 0/1
+    upstream = torch.randn(x.shape[0], 5)
+    (layer(csr_to_torch(x)) * upstream).sum().backward()
+    sparse_grads = [layer.weight.grad.clone(), layer.bias.grad.clone()]
+    layer.zero_grad()
+    dense = torch.from_numpy(x.toarray())
+    (layer(dense) * upstream).sum().backward()
+    torch.testing.assert_close(sparse_grads, [layer.weight.grad, layer.bias.grad])
+    torch.testing.assert_close(layer.weight.grad, dense.t() @ upstream)  # ∂/∂W of x W + b
+    assert sparse_grads[0][dense.sum(0) == 0].abs().max() == 0  # unclicked items untouched
+
+
+def test_input_layer_is_initialised_like_the_other_layers():
+    torch.manual_seed(3)
+    weight = MultVAE(4000, hidden_dims=(50,), latent_dim=3).encoder[0].weight
+    bound = (6 / (4000 + 50)) ** 0.5  # Xavier/Glorot uniform
+    assert weight.abs().max() <= bound and weight.abs().max() > 0.99 * bound
+    assert weight.std().item() == pytest.approx(bound / 3 ** 0.5, rel=0.02)
+
+
 def test_dropout_touches_only_clicks_and_rescales():
     x = csr_to_torch(sp.csr_matrix(np.ones((200, 100), dtype=np.float32)))
     torch.manual_seed(0)
@@ -62,9 +87,9 @@ def test_shapes_and_loss_gradients(model_class):
 def test_paper_architecture():
     vae = MultVAE(1000)
     shapes = [tuple(p.shape) for name, p in vae.named_parameters() if name.endswith("weight")]
-    assert shapes == [(600, 1000), (400, 600), (600, 200), (1000, 600)]
+    assert shapes == [(1000, 600), (400, 600), (600, 200), (1000, 600)]  # the input layer: items × hidden
     dae = MultDAE(1000)
-    assert [tuple(p.shape) for n, p in dae.named_parameters() if n.endswith("weight")] == [(200, 1000), (1000, 200)]
+    assert [tuple(p.shape) for n, p in dae.named_parameters() if n.endswith("weight")] == [(1000, 200), (1000, 200)]
     assert dae.l2 == pytest.approx(0.01 / 500)
 
 

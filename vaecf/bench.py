@@ -10,6 +10,10 @@ own, measures:
 * ``bound_s``: the dense decoder products an epoch cannot avoid, timed with plain torch
   on the same shapes for every batch: logits = h Wᵀ (forward), ∂W = Gᵀ h and ∂h = G W
   (backward), with h the batch's 600-wide hidden layer and G the gradient of the logits;
+* ``epoch_bf16_s`` and ``bound_bf16_s``: the same epoch with ``precision="bf16"`` (the
+  matrix products in bfloat16 under ``torch.autocast``) and the same decoder products in
+  bfloat16; ``bf16_native`` says whether the CPU has bf16 instructions (without them
+  bfloat16 is emulated and slow);
 * ``adam_s``: the Adam updates of the epoch alone (every weight, every batch), the other
   cost that grows with the number of items;
 * ``eval_s``: NDCG@100 of every held-out user (validation and test);
@@ -23,8 +27,10 @@ Cornac is installed in an environment of its own, never beside this package, e.g
     python3 -m venv ~/bench-venv && ~/bench-venv/bin/pip install torch cornac
     python -m vaecf bench --other-python ~/bench-venv/bin/python --out bench.json
 
-Ratios: ``epoch_over_bound = epoch_s / bound_s`` and ``other_over_ours = other_epoch_s /
-epoch_s``. Nothing here is a dependency of the package: without a Python with Cornac the
+Ratios: ``epoch_over_bound = epoch_s / bound_s``, ``other_over_ours = other_epoch_s /
+epoch_s`` (both float32, like Cornac), and for bfloat16 ``bf16_epoch_over_bound =
+epoch_bf16_s / bound_bf16_s``, ``bf16_speedup = epoch_s / epoch_bf16_s`` and
+``other_over_ours_bf16 = other_epoch_s / epoch_bf16_s``. Nothing here is a dependency of the package: without a Python with Cornac the
 comparison is reported as skipped.
 """
 from __future__ import annotations
@@ -72,10 +78,24 @@ def scaled_size(name: str, scale: float) -> dict:
 
 
 def ratios(record: dict) -> dict:
-    """The two ratios of a record, from its measured times (None where one is missing)."""
-    other = record.get("other_epoch_s")
-    return {"epoch_over_bound": record["epoch_s"] / record["bound_s"],
-            "other_over_ours": None if other is None else other / record["epoch_s"]}
+    """The ratios of a record, from its measured times (None where one is missing)."""
+    other, bf16 = record.get("other_epoch_s"), record.get("epoch_bf16_s")
+    answer = {"epoch_over_bound": record["epoch_s"] / record["bound_s"],
+              "other_over_ours": None if other is None else other / record["epoch_s"]}
+    if bf16 is not None:
+        answer.update(bf16_epoch_over_bound=bf16 / record["bound_bf16_s"],
+                      bf16_speedup=record["epoch_s"] / bf16,
+                      other_over_ours_bf16=None if other is None else other / bf16)
+    return answer
+
+
+def _cpu_has_bf16() -> bool:
+    """Whether the CPU advertises bfloat16 instructions (Linux ``/proc/cpuinfo``)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _median_time(function, repeats: int) -> float:
@@ -92,12 +112,15 @@ def _batch_sizes(n_users: int) -> list:
     return [BATCH_SIZE] * full + ([rest] if rest else [])
 
 
-def _decoder_bound(n_users: int, n_items: int, repeats: int) -> float:
-    """Seconds of the decoder's last-layer products, forward and backward, for one epoch."""
+def _decoder_bound(n_users: int, n_items: int, repeats: int, dtype=None) -> float:
+    """Seconds of the decoder's last-layer products, forward and backward, for one epoch
+    (in ``dtype``, float32 by default)."""
     import torch
 
-    weight = torch.randn(n_items, HIDDEN)  # nn.Linear layout: out × in
-    shapes = {b: (torch.randn(b, HIDDEN), torch.randn(b, n_items)) for b in set(_batch_sizes(n_users))}
+    dtype = dtype or torch.float32
+    weight = torch.randn(n_items, HIDDEN, dtype=dtype)  # nn.Linear layout: out × in
+    shapes = {b: (torch.randn(b, HIDDEN, dtype=dtype), torch.randn(b, n_items, dtype=dtype))
+              for b in set(_batch_sizes(n_users))}
 
     def epoch():
         for b in _batch_sizes(n_users):
@@ -194,6 +217,8 @@ def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
     from .data import MOVIELENS, SYNTHETIC_SIZES, make_synthetic, paper_split
     from .metrics import evaluate
     from .models import MultVAE
+    from dataclasses import replace
+
     from .train import TrainConfig, make_optimiser, train_epoch
 
     torch.set_num_threads(threads)
@@ -218,6 +243,11 @@ def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
     epoch_s = _median_time(
         lambda: train_epoch(model, split.train, optimiser, rng.permutation(n_train), config),
         repeats)
+    bf16 = replace(config, precision="bf16")
+    train_epoch(model, split.train, optimiser, rng.permutation(n_train)[: 3 * BATCH_SIZE], bf16)
+    epoch_bf16_s = _median_time(
+        lambda: train_epoch(model, split.train, optimiser, rng.permutation(n_train), bf16),
+        repeats)
 
     def evaluate_all():
         for group in ("valid", "test"):
@@ -228,6 +258,7 @@ def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
     eval_s = _median_time(evaluate_all, repeats)
     peak = _peak_gib(reset)
     bound_s = _decoder_bound(n_train, split.n_items, repeats)
+    bound_bf16_s = _decoder_bound(n_train, split.n_items, repeats, torch.bfloat16)
     adam_s = _adam_time(model, n_train, repeats)
     record = {
         "size": name, "scale": scale, "threads": threads, "repeats": repeats,
@@ -237,7 +268,8 @@ def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
         "train_clicks": int(split.train.nnz),
         "eval_users": int(split.valid_fold_in.shape[0] + split.test_fold_in.shape[0]),
         "batches": len(_batch_sizes(n_train)), "gen_s": gen_s, "epoch_s": epoch_s,
-        "bound_s": bound_s, "adam_s": adam_s, "eval_s": eval_s, "peak_gib": peak,
+        "bound_s": bound_s, "epoch_bf16_s": epoch_bf16_s, "bound_bf16_s": bound_bf16_s,
+        "bf16_native": _cpu_has_bf16(), "adam_s": adam_s, "eval_s": eval_s, "peak_gib": peak,
         "peak_is_training_only": reset, "torch": torch.__version__,
     }
     record.update(_other_epoch(other_python, split.train, threads, repeats, seed))
@@ -294,6 +326,13 @@ def format_bench_table(records: list) -> str:
             f"{r['threads']:>4}{r['gen_s']:>8.1f}{r['epoch_s']:>9.2f}{r['bound_s']:>9.2f}"
             f"{r['epoch_over_bound']:>8.2f}{r['adam_s']:>8.2f}{_fmt(r['other_epoch_s'], '.2f'):>9}"
             f"{_fmt(r['other_over_ours'], '.2f'):>9}{r['eval_s']:>8.2f}{r['peak_gib']:>9.2f}")
+    bf16 = f"{'bf16':<8}{'epoch s':>9}{'bound s':>9}{'ep/bnd':>8}{'fp32/bf16':>10}{'oth/ours':>9}"
+    lines += ["", bf16, "-" * len(bf16)]
+    for r in records:
+        lines.append(f"{r['size']:<8}{r['epoch_bf16_s']:>9.2f}{r['bound_bf16_s']:>9.2f}"
+                     f"{r['bf16_epoch_over_bound']:>8.2f}{r['bf16_speedup']:>10.2f}"
+                     f"{_fmt(r['other_over_ours_bf16'], '.2f'):>9}"
+                     + ("" if r["bf16_native"] else "   (no bf16 instructions: emulated)"))
     first = records[0] if records else {}
     if first.get("other_library"):
         lines.append(f"other library: {first['other_library']} (same layers, batch {BATCH_SIZE}, Adam).")

@@ -17,6 +17,32 @@ def _dense(x: torch.Tensor) -> torch.Tensor:
     return x.to_dense() if x.is_sparse else x
 
 
+class _SparseMultinomial(torch.autograd.Function):
+    """Σ_i x_ui log softmax(f_u)_i for sparse clicks x, with the gradient written out.
+
+    Forward: log π = log_softmax(f) in one pass, read back only where x_ui ≠ 0.
+    Backward: ∂/∂f_u = x_u − N_u π_u with N_u = Σ_i x_ui (the paper's multinomial
+    gradient): one pass over π and a scatter of the clicks, with no users × items table
+    of zeros built to carry the gradient of the gather.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, rows, items, values):
+        log_probs = torch.log_softmax(logits, dim=-1)
+        ctx.save_for_backward(log_probs, rows, items, values)
+        per_click = log_probs[rows, items] * values
+        return log_probs.new_zeros(logits.shape[0]).index_add_(0, rows, per_click)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        log_probs, rows, items, values = ctx.saved_tensors
+        clicks_per_user = log_probs.new_zeros(log_probs.shape[0]).index_add_(0, rows, values)
+        grad_logits = torch.exp(log_probs).mul_((-grad * clicks_per_user).unsqueeze(1))
+        grad_logits.index_put_((rows, items), grad[rows] * values, accumulate=True)
+        return grad_logits, None, None, None
+
+
 def multinomial(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Eq. (2): log p(x_u) = Σ_i x_ui log π_i(z_u), π = softmax(f).
 
@@ -24,14 +50,9 @@ def multinomial(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     probability lowers the others': the model must rank.
     """
     if x.is_sparse:
-        # log π_ui = f_ui − log Σ_j exp f_uj, needed only where x_ui ≠ 0: no users × items
-        # table of log-probabilities is written (nor read back in the backward pass).
         x = x.coalesce()
-        rows, cols = x.indices()
-        log_norm = torch.logsumexp(logits, dim=-1)
-        per_click = (logits[rows, cols] - log_norm[rows]) * x.values()
-        return torch.zeros(logits.shape[0], dtype=logits.dtype,
-                           device=logits.device).index_add_(0, rows, per_click)
+        rows, items = x.indices()
+        return _SparseMultinomial.apply(logits, rows, items, x.values().to(logits.dtype))
     return (F.log_softmax(logits, dim=-1) * x).sum(dim=-1)
 
 

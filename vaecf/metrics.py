@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 __all__ = ["exclude_fold_in", "top_k", "ndcg_at_k", "recall_at_k", "evaluate"]
 
@@ -62,12 +63,12 @@ def exclude_fold_in(scores: np.ndarray, fold_in) -> np.ndarray:
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` highest scores of each row, best first."""
-    scores = np.asarray(scores)
+    """Indices of the ``k`` highest scores of each row, best first (among equal scores the
+    order is unspecified). Uses ``torch.topk``: several times faster than a NumPy
+    partition and sort on a wide users × items table."""
+    scores = np.ascontiguousarray(scores)
     k = _check_k(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+    return torch.topk(torch.from_numpy(scores), k, dim=1, sorted=True).indices.numpy()
 
 
 def _check_scores(scores) -> np.ndarray:

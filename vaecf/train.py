@@ -72,6 +72,11 @@ class TrainConfig:
     The paper fixes it at 200,000; on a small dataset that many steps never happen and β
     stays near 0, so by default (``None``) it is scaled to the run: β reaches the cap
     after ``anneal_fraction`` of all steps.
+
+    ``precision="bf16"`` runs the network's matrix products in bfloat16 during training
+    (``torch.autocast``): about twice as fast on a CPU with bf16 instructions and on
+    recent GPUs. Weights, optimiser, likelihood and KL stay in float32, and validation and
+    scoring are always float32. The default is float32.
     """
 
     epochs: int = 100
@@ -84,6 +89,7 @@ class TrainConfig:
     eval_batch_size: int = 2000
     seed: int = 0
     patience: int | None = None
+    precision: str = "fp32"
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "eval_k", "eval_batch_size"):
@@ -100,6 +106,9 @@ class TrainConfig:
             raise ValueError(f"anneal_fraction must lie in (0, 1], got {self.anneal_fraction}.")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be at least 1 epoch, got {self.patience}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got "
+                             f"{self.precision!r}.")
 
     def total_anneal_steps(self, n_train_users: int) -> int:
         if self.anneal_steps is not None:
@@ -112,6 +121,9 @@ class TrainConfig:
     def total_steps(self, n_train_users: int) -> int:
         """Optimiser steps in the whole run: epochs × ⌈users / batch size⌉."""
         return self.epochs * math.ceil(n_train_users / self.batch_size)
+
+
+PRECISIONS = ("fp32", "bf16")
 
 
 def beta_at(step: int, anneal_steps: int, cap: float) -> float:
@@ -160,6 +172,11 @@ def _load_checkpoint(path: Path, model, config, split) -> dict:
         raise CheckpointMismatch(
             f"{path} holds a {state['model_config']} model, not {model.config()}. "
             "Resume with the same architecture, or start a fresh run with another checkpoint path.")
+    saved_shapes = {key: tuple(value.shape) for key, value in state["model_state"].items()}
+    if saved_shapes != {key: tuple(value.shape) for key, value in model.state_dict().items()}:
+        raise CheckpointMismatch(
+            f"{path} stores weights laid out differently from this version of vaecf "
+            "(an earlier version wrote it). Start a fresh run with another checkpoint path.")
     if state["train_config"] != asdict(config):
         raise CheckpointMismatch(
             f"{path} was written with training settings {state['train_config']}, which differ "
@@ -212,7 +229,9 @@ def train_epoch(model: AutoencoderRecommender, train, optimiser: torch.optim.Opt
         rows = order[batch_index * config.batch_size:(batch_index + 1) * config.batch_size]
         x = csr_to_torch(train[rows], device)
         beta = beta_at(step, anneal_steps, config.beta_cap) if model.uses_kl else 0.0
-        terms = model.loss(x, beta)
+        with torch.autocast(device.type, dtype=torch.bfloat16,
+                            enabled=config.precision == "bf16"):
+            terms = model.loss(x, beta)
         if not torch.isfinite(terms["loss"]):
             raise TrainingDiverged(
                 f"The loss became {terms['loss'].item()} at epoch {epoch}, batch "

@@ -15,7 +15,7 @@ import torch.nn as nn
 
 from ..likelihoods import get_likelihood
 from .gaussian import kl_to_standard_normal, reparameterise
-from .inputs import InputLinear, csr_to_torch, normalise_rows, sparse_dropout
+from .inputs import SparseInputLinear, csr_to_torch, normalise_rows, sparse_dropout
 
 __all__ = ["AutoencoderRecommender", "AE", "MultVAE", "MultDAE"]
 
@@ -33,7 +33,7 @@ def _check_dims(n_items, dims, dropout):
 def _mlp(dims, first_sparse=False) -> nn.ModuleList:
     layers = nn.ModuleList()
     for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
-        layers.append((InputLinear if first_sparse and i == 0 else nn.Linear)(d_in, d_out))
+        layers.append((SparseInputLinear if first_sparse and i == 0 else nn.Linear)(d_in, d_out))
     return layers
 
 
@@ -63,8 +63,8 @@ class AutoencoderRecommender(nn.Module):
 
     def _init_weights(self):
         for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
+            if isinstance(module, (nn.Linear, SparseInputLinear)):
+                nn.init.xavier_uniform_(module.weight)  # U(±√(6 / (fan in + fan out)))
                 nn.init.normal_(module.bias, std=0.001)
 
     def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
@@ -77,12 +77,13 @@ class AutoencoderRecommender(nn.Module):
         """λ Σ ‖W‖² over the weight matrices (not the biases); with λ = 0 no pass over them."""
         if self.l2 == 0:
             return torch.zeros((), device=self.device)
-        return self.l2 * sum((m.weight ** 2).sum() for m in self.modules() if isinstance(m, nn.Linear))
+        return self.l2 * sum((m.weight ** 2).sum() for m in self.modules()
+                              if isinstance(m, (nn.Linear, SparseInputLinear)))
 
     def loss(self, x: torch.Tensor, beta: float = 0.0) -> dict:
         """For a deterministic code (AE, Mult-DAE): −log p(x | f_θ(g_φ(x̃))) + λ Σ‖W‖²,
         mean over users; β is ignored (there is no KL term). Mult-VAE overrides this."""
-        logits = self(x)[0]
+        logits = self(x)[0].float()  # float32 even when the products ran in bfloat16
         nll = -self.likelihood(logits, x).mean()
         zero = torch.zeros((), device=logits.device)
         return {"loss": nll + self.weight_penalty(), "nll": nll, "kl": zero}
@@ -136,7 +137,7 @@ class MultVAE(AutoencoderRecommender):
 
     def loss(self, x: torch.Tensor, beta: float) -> dict:
         """−ELBO_β (eq. 6) = −E_q[log p(x|z)] + β KL(q(z|x) ‖ p(z)), mean over users."""
-        logits, mu, logvar = self(x)
+        logits, mu, logvar = (t.float() for t in self(x))  # float32 under bfloat16 autocast
         nll = -self.likelihood(logits, x).mean()
         kl = kl_to_standard_normal(mu, logvar).mean()
         return {"loss": nll + beta * kl + self.weight_penalty(), "nll": nll, "kl": kl}

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["check_clicks", "csr_to_torch", "normalise_rows", "sparse_dropout", "InputLinear"]
+__all__ = ["check_clicks", "csr_to_torch", "normalise_rows", "sparse_dropout", "SparseInputLinear"]
 
 
 def check_clicks(matrix, what: str = "the click matrix") -> sp.csr_matrix:
@@ -68,10 +68,31 @@ def sparse_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
                                    check_invariants=False)
 
 
-class InputLinear(nn.Linear):
-    """A linear layer that accepts a sparse batch without densifying it."""
+class SparseInputLinear(nn.Module):
+    """The encoder's first layer, ``h = x W + b``, for a batch of clicks that stays sparse.
+
+    ``weight`` is stored items × outputs, one row per item: the layer adds up the rows of
+    the items a user clicked, each weighted by its (normalised, dropped-out) click value
+    (an *embedding bag*). The product reads only the clicked items' rows and its
+    gradient writes only to them, so its cost grows with the clicks in the batch, not
+    with the number of items. A dense batch is multiplied as usual.
+    """
+
+    def __init__(self, in_features: int, out_features: int):
+        super().__init__()
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.weight = nn.Parameter(torch.empty(self.in_features, self.out_features))
+        self.bias = nn.Parameter(torch.zeros(self.out_features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.is_sparse:
-            return torch.sparse.mm(x, self.weight.t()) + self.bias
-        return super().forward(x)
+        if not x.is_sparse:
+            return torch.addmm(self.bias, x, self.weight)
+        x = x.coalesce()
+        rows, items = x.indices()
+        per_user = torch.bincount(rows, minlength=x.shape[0])
+        offsets = torch.cumsum(per_user, 0) - per_user
+        return F.embedding_bag(items, self.weight, offsets, mode="sum",
+                               per_sample_weights=x.values().to(self.weight.dtype)) + self.bias
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"
