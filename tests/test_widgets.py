@@ -242,6 +242,24 @@ def test_plot_beta_effect_defaults_and_errors():
         plot_beta_effect(sweep, 0.1, colour_by="age")
 
 
+def test_named_categories_show_their_names_most_frequent_first():
+    sweep = made_sweep(n_users=40)
+    genres = np.array(["Drama"] * 12 + ["Horror"] * 8 + ["Comedy"] * 6 + ["Western"] * 2
+                      + [f"rare {k}" for k in range(12)])
+    sweep.properties["leaning genre"] = genres
+    fig = plot_beta_effect(sweep, 0.2, colour_by="leaning genre")
+    legend = fig.axes[2].get_legend()
+    labels = [text.get_text() for text in legend.get_texts()]
+    assert legend.get_title().get_text() == "leaning genre"
+    assert labels == ["Drama", "Horror", "Comedy", "Western", "rare 0", "rare 1", "rare 10",
+                      "rare 11", "rare 2", "other"]  # nine names, then the rest pooled
+    colours = fig.axes[2].collections[0].get_array()
+    assert len(set(colours[:12])) == 1 and colours[0] != colours[12]  # one colour a genre
+    pooled = ~np.isin(genres, labels)
+    assert pooled.sum() == 7 and set(colours[pooled]) == {9}  # the rest share "other"
+    plt.close(fig)
+
+
 def test_plot_annealing_over_every_epoch():
     history = made_sweep().anneal_history
     for h in history:

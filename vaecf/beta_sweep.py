@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .data.genres import leaning_genres
 from .data.protocol import Split
 from .data.synthetic import SyntheticTruth
 from .models.autoencoders import MultVAE
@@ -202,14 +203,21 @@ class BetaSweep:
                    anneal_history=meta["anneal_history"], info=meta["info"], **arrays)
 
 
-def user_properties(split: Split, truth: SyntheticTruth | None = None) -> dict:
-    """What to colour the validation users by: fold-in clicks, and the true taste cluster.
+def user_properties(split: Split, truth: SyntheticTruth | None = None,
+                    item_genres: dict | None = None) -> dict:
+    """What to colour the validation users by: fold-in clicks, the true taste cluster
+    (synthetic data) and the genre each user leans towards (MovieLens with its movies file;
+    :func:`vaecf.data.genres.leaning_genres`, against the training users' clicks).
 
     Synthetic user ids are row numbers of the generator's tables, so the cluster of
     validation user ``split.valid_users[j]`` is ``truth.clusters[split.valid_users[j]]``.
     """
-    props = {"activity (fold-in clicks)":
-             np.asarray(split.valid_fold_in.sum(axis=1)).ravel().astype(np.float64)}
+    props = {}
+    if item_genres:  # first, so plots and the slider colour by it unless told otherwise
+        props["leaning genre"] = leaning_genres(split.valid_fold_in, split.item_ids, item_genres,
+                                                reference=split.train)
+    props["activity (fold-in clicks)"] = (
+        np.asarray(split.valid_fold_in.sum(axis=1)).ravel().astype(np.float64))
     if truth is not None:
         users = np.asarray(split.valid_users, dtype=np.int64)
         if users.size and (users.min() < 0 or users.max() >= truth.clusters.size):
@@ -290,8 +298,10 @@ def train_beta(split: Split, beta: float, settings: SweepSettings | None = None,
 
 def run_beta_sweep(split: Split, settings: SweepSettings | None = None,
                    truth: SyntheticTruth | None = None, device=None,
-                   progress: bool = True, info: dict | None = None) -> BetaSweep:
-    """Train and measure one Mult-VAE per β (and the annealing run); see the module doc."""
+                   progress: bool = True, info: dict | None = None,
+                   item_genres: dict | None = None) -> BetaSweep:
+    """Train and measure one Mult-VAE per β (and the annealing run); see the module doc.
+    ``truth`` and ``item_genres`` add user properties (:func:`user_properties`)."""
     settings = settings or SweepSettings()
     points = [train_beta(split, b, settings, device)
               for b in tqdm(sorted(settings.betas), desc="β sweep", disable=not progress)]
@@ -309,25 +319,28 @@ def run_beta_sweep(split: Split, settings: SweepSettings | None = None,
         kl=np.array([p["kl"] for p in points]), ndcg=np.array([p["ndcg"] for p in points]),
         latent=np.stack([p["latent"] for p in points]),
         explained=np.stack([p["explained"] for p in points]),
-        properties=user_properties(split, truth), histories=[p["history"] for p in points],
+        properties=user_properties(split, truth, item_genres), histories=[p["history"] for p in points],
         anneal_history=anneal_history, info=meta)
 
 
 def train_or_load_sweep(folder, split: Split, settings: SweepSettings | None = None,
                         truth: SyntheticTruth | None = None, device=None,
-                        progress: bool = True, info: dict | None = None) -> BetaSweep:
+                        progress: bool = True, info: dict | None = None,
+                        item_genres: dict | None = None) -> BetaSweep:
     """Load the sweep for this split and these settings from ``folder`` if saved, else train it.
 
     The file name is a hash of the settings and the split, so other settings or data
-    never load a stale sweep. Prints which of the two happened.
+    never load a stale sweep. Prints which of the two happened. The user properties are
+    computed afresh from the split either way (they cost no training).
     """
     settings = settings or SweepSettings()
     path = Path(folder) / f"beta_sweep-{settings.key(split)}"
     if path.with_suffix(".npz").exists() and path.with_suffix(".json").exists():
         sweep = BetaSweep.load(path)
+        sweep.properties = user_properties(split, truth, item_genres)
         print(f"Loaded the β sweep from {path.with_suffix('.npz')} (delete it to train again).")
         return sweep
-    sweep = run_beta_sweep(split, settings, truth, device, progress, info)
+    sweep = run_beta_sweep(split, settings, truth, device, progress, info, item_genres)
     npz = sweep.save(path)
     print(f"Trained {len(sweep.betas)} models and saved the β sweep to {npz}.")
     return sweep
