@@ -9,12 +9,13 @@ from vaecf.reproduce import autoencoder_name, reproduce
 def test_one_table_with_every_model_and_the_chosen_likelihood(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["reproduce", "--dataset", "synthetic", "--size", "tiny", "--epochs", "1",
-                 "--likelihood", "logistic", "--out", str(out), "--quiet"])
+                 "--likelihood", "logistic", "--precision", "bf16", "--out", str(out), "--quiet"])
     assert code == 0
     results = json.loads((out / "results.json").read_text())
     assert list(results["models"]) == ["Popularity", "WMF", "EASE", "AE (logistic)", "Logistic-DAE",
                                        "Logistic-VAE", "Oracle (true probabilities)"]
-    assert results["likelihood"] == "logistic"
+    assert results["likelihood"] == "logistic" and results["precision"] == "bf16"
+    assert results["models"]["Logistic-VAE"]["train_config"]["precision"] == "bf16"
     for name, entry in results["models"].items():
         assert {"test", "test_stderr", "validation", "train_seconds"} <= set(entry)
         assert 0 <= entry["test"]["ndcg@100"] <= 1
@@ -38,3 +39,11 @@ def test_unknown_likelihood_is_rejected(capsys):
     assert "invalid choice: 'poisson'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="Unknown likelihood 'poisson'"):
         reproduce("synthetic", size="tiny", likelihood="poisson")
+
+
+def test_unknown_precision_is_rejected(capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--precision", "fp16"])
+    assert "invalid choice: 'fp16'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16, got 'fp16'"):
+        reproduce("synthetic", size="tiny", precision="fp16")

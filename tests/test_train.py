@@ -46,6 +46,25 @@ def test_training_beats_popularity_and_keeps_the_best_epoch(split):
     assert vae["ndcg@100"].mean() > pop["ndcg@100"].mean() + 0.03
 
 
+def test_bf16_products_train_as_well_and_score_in_float32(split):
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        model = _vae(split)
+        config = TrainConfig(epochs=30, batch_size=50, seed=0, precision=precision)
+        runs[precision] = (model, fit(model, split, config, progress=False))
+    model, result = runs["bf16"]
+    assert model.encoder[0].weight.dtype == torch.float32  # the weights stay float32
+    x = torch.from_numpy(split.train[:5].toarray())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model(x)[0].dtype == torch.bfloat16  # the products ran in bfloat16 ...
+        assert model.loss(x, 0.2)["nll"].dtype == torch.float32  # ... the likelihood did not
+    assert model.score(split.test_fold_in).dtype == np.float32
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
+    fp32_test = evaluate(runs["fp32"][0].score, split.test_fold_in, split.test_target)
+    bf16_test = evaluate(model.score, split.test_fold_in, split.test_target)
+    assert abs(bf16_test["ndcg@100"].mean() - fp32_test["ndcg@100"].mean()) < 0.03
+
+
 def test_dae_trains_without_kl(split):
     torch.manual_seed(0)
     model = MultDAE(split.n_items, hidden_dims=(16,))
@@ -120,7 +139,8 @@ def test_nan_loss_stops_with_the_epoch_and_batch(split):
 
 @pytest.mark.parametrize("kwargs,message", [(dict(epochs=0), "epochs"), (dict(lr=-1), "lr"),
                                             (dict(beta_cap=-0.1), "β"),
-                                            (dict(batch_size=2.5), "batch_size")])
+                                            (dict(batch_size=2.5), "batch_size"),
+                                            (dict(precision="fp16"), "precision must be one of")])
 def test_bad_configuration(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)

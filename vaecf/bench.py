@@ -17,6 +17,9 @@ own, measures:
 * ``adam_s``: the Adam updates of the epoch alone (every weight, every batch), the other
   cost that grows with the number of items;
 * ``eval_s``: NDCG@100 of every held-out user (validation and test);
+* ``huge_pages``: whether PyTorch allocated with transparent huge pages
+  (``THP_MEM_ALLOC_ENABLE=1``, set for the measuring processes unless already set, as
+  ``python -m vaecf`` does for training);
 * ``peak_gib``: the resident-memory high-water mark of training and evaluation (Linux
   ``VmHWM``, reset after the data are built); ``peak_total_gib`` includes the data build;
 * ``other_epoch_s``: the same epoch in Cornac's ``VAECF`` (same layers, batch size and
@@ -269,7 +272,8 @@ def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
         "eval_users": int(split.valid_fold_in.shape[0] + split.test_fold_in.shape[0]),
         "batches": len(_batch_sizes(n_train)), "gen_s": gen_s, "epoch_s": epoch_s,
         "bound_s": bound_s, "epoch_bf16_s": epoch_bf16_s, "bound_bf16_s": bound_bf16_s,
-        "bf16_native": _cpu_has_bf16(), "adam_s": adam_s, "eval_s": eval_s, "peak_gib": peak,
+        "bf16_native": _cpu_has_bf16(), "adam_s": adam_s,
+        "huge_pages": os.environ.get("THP_MEM_ALLOC_ENABLE") == "1", "eval_s": eval_s, "peak_gib": peak,
         "peak_is_training_only": reset, "torch": torch.__version__,
     }
     record.update(_other_epoch(other_python, split.train, threads, repeats, seed))
@@ -296,8 +300,8 @@ def run_benchmark(scale: float = 1.0, sizes=BENCH_SIZES, threads: int | None = N
                    "--threads", str(threads), "--repeats", str(repeats), "--seed", str(seed)]
         if other_python:
             command += ["--other-python", other_python]
-        done = subprocess.run(command, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": _package_root()})
+        env = {"THP_MEM_ALLOC_ENABLE": "1", **os.environ, "PYTHONPATH": _package_root()}
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
         if done.returncode != 0:
             raise RuntimeError(f"the {name} benchmark failed:\n{done.stderr.strip()[-2000:]}")
         records.append(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -54,7 +54,7 @@ def _reproduce(args) -> int:
         args.dataset, data_dir=args.data_dir, path=args.path, epochs=args.epochs, seed=args.seed,
         size=args.size, n_heldout=args.heldout, device=args.device, beta_cap=args.beta_cap,
         checkpoint_dir=checkpoints,
-        likelihood=args.likelihood, progress=not args.quiet)
+        likelihood=args.likelihood, progress=not args.quiet, precision=args.precision)
     out.mkdir(parents=True, exist_ok=True)
     results_file.write_text(json.dumps(results, indent=2))
     curves = plot_training_curves(histories)
@@ -181,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--likelihood", default="multinomial",
                      choices=["multinomial", "gaussian", "logistic"],
                      help="the autoencoders' likelihood (paper eqs. 2-4; default multinomial)")
+    rep.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                     help="bf16: bfloat16 matrix products in training, about twice as fast on "
+                          "CPUs with bf16 instructions and recent GPUs (scoring stays fp32)")
     rep.set_defaults(run=_reproduce)
 
     bench = commands.add_parser("bench", help="time a Mult-VAE epoch against its bound and Cornac")

@@ -60,12 +60,16 @@ def _scores(scorer, split, group, users=None):
 def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int | None = None,
               seed: int = 98765, size: str = "small", n_heldout=None, device=None,
               beta_cap: float = 0.2, likelihood: str = "multinomial",
-              checkpoint_dir=None, progress: bool = True) -> tuple[dict, dict]:
+              checkpoint_dir=None, progress: bool = True,
+              precision: str = "fp32") -> tuple[dict, dict]:
     """Run popularity, WMF, EASE, AE, Mult-DAE and Mult-VAE (and the oracle on synthetic data).
 
     ``likelihood`` (multinomial, gaussian or logistic) is used by the three autoencoders;
     with a likelihood other than the multinomial they are named after it
     (``Gaussian-VAE``, ...).
+
+    ``precision="bf16"`` trains the autoencoders with bfloat16 matrix products
+    (:class:`vaecf.train.TrainConfig`); scoring stays float32.
 
     With ``checkpoint_dir``, each autoencoder writes a checkpoint there after every epoch
     and an interrupted run started again with the same arguments resumes from it.
@@ -77,6 +81,7 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
     get_likelihood(likelihood)  # fail before any data is loaded
     device = choose_device(device)
     epochs = epochs if epochs is not None else DEFAULT_EPOCHS[dataset]
+    config = TrainConfig(epochs=epochs, seed=seed, beta_cap=beta_cap, precision=precision)
     table, truth = load_dataset(dataset, data_dir=data_dir, path=path, size=size, seed=seed)
     split = paper_split(table, n_heldout=n_heldout if n_heldout is not None else default_heldout(dataset),
                         seed=seed)
@@ -85,7 +90,8 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
         "vaecf_version": __version__, "torch_version": torch.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "counts": split.counts(), "protocol": split.protocol,
-        "split_fingerprint": split.fingerprint(), "likelihood": likelihood, "models": {},
+        "split_fingerprint": split.fingerprint(), "likelihood": likelihood,
+        "precision": precision, "models": {},
     }
     if dataset == "synthetic":
         results["synthetic_size"] = size
@@ -108,7 +114,6 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
     ease = EASE(EASE_L2, device=device).fit(split.train)
     record("EASE", ease.score, time.perf_counter() - tic, extra={"model_config": ease.config()})
 
-    config = TrainConfig(epochs=epochs, seed=seed, beta_cap=beta_cap)
     for kind, build in (("AE", AE), ("DAE", MultDAE), ("VAE", MultVAE)):
         name = autoencoder_name(kind, likelihood)
         torch.manual_seed(seed)
