@@ -73,9 +73,10 @@ class SparseInputLinear(nn.Module):
 
     ``weight`` is stored items × outputs, one row per item: the layer adds up the rows of
     the items a user clicked, each weighted by its (normalised, dropped-out) click value
-    (an *embedding bag*). The product reads only the clicked items' rows and its
-    gradient writes only to them, so its cost grows with the clicks in the batch, not
-    with the number of items. A dense batch is multiplied as usual.
+    (an *embedding bag*). The product reads only the clicked items' rows, so its cost
+    grows with the clicks in the batch, not with the number of items, and the weight's
+    gradient is zero outside those rows. A dense batch is multiplied as usual. (This is
+    the transpose of ``nn.Linear``'s out × in layout, whose rows are the outputs.)
     """
 
     def __init__(self, in_features: int, out_features: int):
