@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+import vaecf
 from vaecf.cli import main
 from vaecf.data import make_synthetic, paper_split
 from vaecf.figures import CAPS, LIKELIHOOD_ORDER, dataset_figures, plot_likelihoods
@@ -42,6 +43,7 @@ def test_figures_command_writes_pngs_and_refuses_to_overwrite(tmp_path, capsys):
     assert main(args) == 0
     written = json.loads((out / "figures.json").read_text())
     assert written["dataset"] == "synthetic" and written["epochs"] == 1
+    assert written["vaecf_version"] == vaecf.__version__
     assert all((out / f"{n}.png").stat().st_size > 0
                for n in ("annealing_curve", "beta_sweep", "likelihoods", "ndcg_by_activity"))
     assert main(args) == 2

@@ -103,6 +103,7 @@ def _bench(args) -> int:
 
 
 def _figures(args) -> int:
+    from . import __version__
     from .figures import dataset_figures
     from .reproduce import DEFAULT_EPOCHS
 
@@ -118,7 +119,8 @@ def _figures(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for name, figure in figures.items():
         figure.savefig(out / f"{name}.png", dpi=90)
-    numbers.update(dataset=args.dataset, epochs=epochs, seed=args.seed, counts=split.counts())
+    numbers.update(dataset=args.dataset, epochs=epochs, seed=args.seed, counts=split.counts(),
+                   vaecf_version=__version__)
     (out / "figures.json").write_text(json.dumps(numbers, indent=2))
     print(f"Wrote {', '.join(f'{n}.png' for n in figures)} and figures.json to {out}.")
     return 0
