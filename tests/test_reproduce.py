@@ -33,17 +33,12 @@ def test_names_follow_the_paper():
         autoencoder_name("VAE", "poisson")
 
 
-def test_unknown_likelihood_is_rejected(capsys):
+@pytest.mark.parametrize("option, value, message", [
+    ("likelihood", "poisson", "Unknown likelihood 'poisson'"),
+    ("precision", "fp16", "precision must be one of fp32, bf16, got 'fp16'")])
+def test_unknown_choice_is_rejected(option, value, message, capsys):
     with pytest.raises(SystemExit):
-        main(["reproduce", "--likelihood", "poisson"])
-    assert "invalid choice: 'poisson'" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="Unknown likelihood 'poisson'"):
-        reproduce("synthetic", size="tiny", likelihood="poisson")
-
-
-def test_unknown_precision_is_rejected(capsys):
-    with pytest.raises(SystemExit):
-        main(["reproduce", "--precision", "fp16"])
-    assert "invalid choice: 'fp16'" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="precision must be one of fp32, bf16, got 'fp16'"):
-        reproduce("synthetic", size="tiny", precision="fp16")
+        main(["reproduce", f"--{option}", value])
+    assert f"invalid choice: '{value}'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=message):
+        reproduce("synthetic", size="tiny", **{option: value})

@@ -33,8 +33,8 @@ Cornac is installed in an environment of its own, never beside this package, e.g
 Ratios: ``epoch_over_bound = epoch_s / bound_s``, ``other_over_ours = other_epoch_s /
 epoch_s`` (both float32, like Cornac), and for bfloat16 ``bf16_epoch_over_bound =
 epoch_bf16_s / bound_bf16_s``, ``bf16_speedup = epoch_s / epoch_bf16_s`` and
-``other_over_ours_bf16 = other_epoch_s / epoch_bf16_s``. Nothing here is a dependency of the package: without a Python with Cornac the
-comparison is reported as skipped.
+``other_over_ours_bf16 = other_epoch_s / epoch_bf16_s``. Nothing here is a dependency of
+the package: without a Python with Cornac the comparison is reported as skipped.
 """
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -220,8 +221,6 @@ def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
     from .data import MOVIELENS, SYNTHETIC_SIZES, make_synthetic, paper_split
     from .metrics import evaluate
     from .models import MultVAE
-    from dataclasses import replace
-
     from .train import TrainConfig, make_optimiser, train_epoch
 
     torch.set_num_threads(threads)
@@ -273,7 +272,8 @@ def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
         "batches": len(_batch_sizes(n_train)), "gen_s": gen_s, "epoch_s": epoch_s,
         "bound_s": bound_s, "epoch_bf16_s": epoch_bf16_s, "bound_bf16_s": bound_bf16_s,
         "bf16_native": _cpu_has_bf16(), "adam_s": adam_s,
-        "huge_pages": os.environ.get("THP_MEM_ALLOC_ENABLE") == "1", "eval_s": eval_s, "peak_gib": peak,
+        "huge_pages": os.environ.get("THP_MEM_ALLOC_ENABLE") == "1", "eval_s": eval_s,
+        "peak_gib": peak,
         "peak_is_training_only": reset, "torch": torch.__version__,
     }
     record.update(_other_epoch(other_python, split.train, threads, repeats, seed))

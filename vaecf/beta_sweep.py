@@ -319,7 +319,8 @@ def run_beta_sweep(split: Split, settings: SweepSettings | None = None,
         kl=np.array([p["kl"] for p in points]), ndcg=np.array([p["ndcg"] for p in points]),
         latent=np.stack([p["latent"] for p in points]),
         explained=np.stack([p["explained"] for p in points]),
-        properties=user_properties(split, truth, item_genres), histories=[p["history"] for p in points],
+        properties=user_properties(split, truth, item_genres),
+        histories=[p["history"] for p in points],
         anneal_history=anneal_history, info=meta)
 
 

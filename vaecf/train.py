@@ -16,8 +16,9 @@ a run resumed from a checkpoint equals the uninterrupted one to the last bit
   dropout masks and z samples than on the CPU: GPU and CPU runs agree statistically
   (within the metrics' standard error), not digit for digit;
 * the input layer's sums over clicked items (an embedding bag) and ``index_add_`` (row
-  norms, the multinomial likelihood) accumulate with atomic additions whose order varies, so two GPU runs with one seed can
-  differ in the last bits, and the difference can grow over epochs. To ask for repeatable
+  norms, the multinomial likelihood) accumulate with atomic additions whose order
+  varies, so two GPU runs with one seed can differ in the last bits, and the difference
+  can grow over epochs. To ask for repeatable
   GPU runs, set ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` and call
   ``torch.use_deterministic_algorithms(True)`` before training: slower, and an operation
   with no deterministic GPU kernel then raises an error that names it (this has not been
