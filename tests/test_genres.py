@@ -5,7 +5,7 @@ import scipy.sparse as sp
 
 from vaecf.beta_sweep import user_properties
 from vaecf.data import paper_split
-from vaecf.data.genres import genre_matrix, leaning_genres
+from vaecf.data.genres import genre_matrix, leaning_genres, specific_genres
 from vaecf.data.ratings import RatingTable
 
 GENRES = {10: ["Drama"], 20: ["Comedy"], 30: ["Horror"], 40: ["Drama", "Horror"],
@@ -48,10 +48,21 @@ def test_reference_shares_come_from_the_reference_matrix():
     assert leaning_genres(clicks, ITEMS, GENRES, reference=comedy_heavy)[0] == "Drama"
 
 
+def test_most_specific_genre_is_the_least_common_listed():
+    genres = {1: ["Drama"], 2: ["Drama"], 3: ["Drama", "Horror"],
+              4: ["Animation", "Children's", "Comedy"], 5: ["Comedy"], 6: ["(no genres listed)"]}
+    # Items per genre: Drama 3, Comedy 2, Horror 1, Animation 1, Children's 1; a tie goes to
+    # the first name in alphabetical order (Animation before Children's).
+    assert specific_genres([1, 2, 3, 4, 5, 6, 7], genres).tolist() == [
+        "Drama", "Drama", "Horror", "Animation", "Comedy", "no genre", "no genre"]
+
+
 def test_bad_input_says_what_to_do():
     clicks = sp.csr_matrix(np.ones((2, 5)))
     with pytest.raises(ValueError, match="no item genres"):
         leaning_genres(clicks, ITEMS, {})
+    with pytest.raises(ValueError, match="no item genres"):
+        specific_genres(ITEMS, {})
     with pytest.raises(ValueError, match=r"5 items but 3 item ids .*split.item_ids"):
         leaning_genres(clicks, ITEMS[:3], GENRES)
 

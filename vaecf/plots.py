@@ -4,7 +4,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_training_curves", "plot_results"]
+__all__ = ["plot_training_curves", "plot_results", "plot_amortisation_gap", "plot_ndcg_by_activity",
+           "category_codes", "scatter_coloured", "plot_item_map"]
 
 
 def plot_training_curves(histories: dict, metric: str = "val_ndcg@100"):
@@ -100,5 +101,60 @@ def plot_ndcg_by_activity(breakdowns: dict):
            title="NDCG@100 by user activity: which users each model serves best")
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def category_codes(values, most: int = 9) -> tuple[np.ndarray, list]:
+    """Codes and legend labels of a categorical property: integer labels keep their
+    order; named ones (genres) are ordered by frequency, and beyond the ``most`` most
+    frequent they are pooled as "other" so every colour in the legend stays distinct."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iu":
+        labels = np.unique(values)
+        return np.searchsorted(labels, values), [str(v) for v in labels]
+    labels, counts = np.unique(values, return_counts=True)
+    order = labels[np.argsort(-counts, kind="stable")]
+    if len(order) > most + 1:
+        order = np.concatenate([order[:most], ["other"]])
+        values = np.where(np.isin(values, order[:most]), values, "other")
+    lookup = {label: code for code, label in enumerate(order)}
+    return np.array([lookup[v] for v in values]), list(order)
+
+
+def scatter_coloured(ax, xy, values, what: str):
+    """Points coloured by ``values``: categories (integers or names) get a legend, numbers
+    a colour bar. ``what`` names the property in the legend or on the colour bar."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iuU":
+        codes, labels = category_codes(values)
+        cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
+        ax.scatter(xy[:, 0], xy[:, 1], c=codes % cmap.N, cmap=cmap, vmin=0, vmax=cmap.N - 1,
+                   s=14, alpha=0.85)
+        for code, label in list(enumerate(labels))[:cmap.N]:
+            ax.scatter([], [], color=cmap(code % cmap.N), s=14, label=label)
+        ax.legend(title=what, fontsize=7, title_fontsize=8, loc="upper right", ncol=2,
+                  markerscale=1.5)
+    else:
+        points = ax.scatter(xy[:, 0], xy[:, 1], c=values, cmap="viridis", s=14, alpha=0.85)
+        ax.figure.colorbar(points, ax=ax, label=what)
+
+
+def plot_item_map(xy, explained, values, what: str, names: dict | None = None):
+    """Items' latent vectors on their first two principal axes (from
+    :func:`vaecf.beta_sweep.pca_2d`), coloured by ``values`` (e.g. genre names or
+    popularity), with ``names`` ({row: title}) written beside a few items."""
+    xy = np.asarray(xy)
+    fig, ax = plt.subplots(figsize=(8, 6))
+    scatter_coloured(ax, xy, values, what)
+    named = sorted(names or {}, key=lambda row: xy[row, 1])
+    for rank, row in enumerate(named):  # fanned out vertically so close neighbours stay legible
+        ax.annotate(names[row], xy[row], xytext=(10, 11 * (rank - (len(named) - 1) / 2)),
+                    textcoords="offset points", fontsize=8, va="center",
+                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.4"})
+    ax.set(xlabel=f"principal axis 1 ({explained[0]:.0%} of variance)",
+           ylabel=f"principal axis 2 ({explained[1]:.0%} of variance)",
+           title=f"Item vectors on their two main axes, coloured by {what}")
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

@@ -8,6 +8,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .plots import scatter_coloured
+
 __all__ = ["plot_beta_effect", "plot_annealing", "PANEL_TITLES"]
 
 PANEL_TITLES = {
@@ -21,28 +23,6 @@ PANEL_TITLES = {
 
 def _short(title: str) -> str:
     return title.split(":")[0]
-
-
-def _is_categorical(values: np.ndarray) -> bool:
-    kind = np.asarray(values).dtype.kind
-    return kind in "iu" or kind == "U"
-
-
-def _categories(values: np.ndarray, most: int = 9) -> tuple[np.ndarray, list]:
-    """Codes and legend labels of a categorical property: integer labels keep their
-    order; named ones (genres) are ordered by frequency, and beyond the ``most`` most
-    frequent they are pooled as "other" so every colour in the legend stays distinct."""
-    values = np.asarray(values)
-    if values.dtype.kind in "iu":
-        labels = np.unique(values)
-        return np.searchsorted(labels, values), [str(v) for v in labels]
-    labels, counts = np.unique(values, return_counts=True)
-    order = labels[np.argsort(-counts, kind="stable")]
-    if len(order) > most + 1:
-        order = np.concatenate([order[:most], ["other"]])
-        values = np.where(np.isin(values, order[:most]), values, "other")
-    lookup = {label: code for code, label in enumerate(order)}
-    return np.array([lookup[v] for v in values]), list(order)
 
 
 def plot_beta_effect(sweep, beta: float | None = None, colour_by: str | None = None,
@@ -91,19 +71,7 @@ def plot_beta_effect(sweep, beta: float | None = None, colour_by: str | None = N
     ax_ndcg.legend(loc="lower left")
 
     # 3. the validation users' μ on its first two principal axes
-    xy, values = sweep.latent[i], sweep.properties[colour_by]
-    if _is_categorical(values):
-        codes, labels = _categories(values)
-        cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
-        ax_lat.scatter(xy[:, 0], xy[:, 1], c=codes % cmap.N, cmap=cmap, vmin=0,
-                       vmax=cmap.N - 1, s=14, alpha=0.85)
-        for code, label in list(enumerate(labels))[:cmap.N]:
-            ax_lat.scatter([], [], color=cmap(code % cmap.N), s=14, label=label)
-        ax_lat.legend(title=colour_by, fontsize=7, title_fontsize=8, loc="upper right",
-                      ncol=2, markerscale=1.5)
-    else:
-        points = ax_lat.scatter(xy[:, 0], xy[:, 1], c=values, cmap="viridis", s=14, alpha=0.85)
-        fig.colorbar(points, ax=ax_lat, label=colour_by)
+    scatter_coloured(ax_lat, sweep.latent[i], sweep.properties[colour_by], colour_by)
     if fixed_axes:
         reach = float(np.abs(sweep.latent).max()) * 1.05 or 1.0
         ax_lat.set(xlim=(-reach, reach), ylim=(-reach, reach))

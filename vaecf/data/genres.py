@@ -1,4 +1,4 @@
-"""Genres as labels for plots: the genre a user leans towards.
+"""Genres as labels for plots: the genre a user leans towards, an item's most specific genre.
 
 MovieLens lists one or more genres per movie (``RatingTable.item_genres``, raw item id →
 list of names). Nearly every user clicks more dramas and comedies than anything else, so
@@ -12,13 +12,16 @@ where ``c_ug`` counts the user's clicks on genre ``g`` (a movie with k genres ad
 each), ``n_u`` is the user's click total and ``share(g)`` the genre's share of everyone's
 clicks. It is a difference, not a ratio, so one click on a rare genre among many dramas
 does not make a user "Documentary".
+
+An item's *most specific* genre is the least common of those it lists (counted over the
+items given): *Toy Story*, listed as Animation, Children's and Comedy, is "Animation".
 """
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["genre_matrix", "leaning_genres"]
+__all__ = ["genre_matrix", "leaning_genres", "specific_genres"]
 
 
 def genre_matrix(item_ids, item_genres: dict) -> tuple[sp.csr_matrix, list]:
@@ -68,4 +71,22 @@ def leaning_genres(clicks, item_ids, item_genres: dict, reference=None) -> np.nd
     excess = counts / np.maximum(totals, 1e-12) - share
     labels = np.array(names + ["no genre"], dtype=object)[
         np.where(totals.ravel() > 0, np.argmax(excess, axis=1), len(names))]
+    return labels.astype(str)
+
+
+def specific_genres(item_ids, item_genres: dict) -> np.ndarray:
+    """Each item's most specific genre (module docstring); "no genre" where none is listed."""
+    if not item_genres:
+        raise ValueError("no item genres: this dataset has none (synthetic data, or MovieLens "
+                         "without its movies file); colour by another property.")
+    weights, names = genre_matrix(item_ids, item_genres)
+    listed = weights.copy()
+    listed.data[:] = 1.0
+    listed.sort_indices()  # genres alphabetical within a row: ties go to the first name
+    items_per_genre = np.asarray(listed.sum(axis=0)).ravel()
+    labels = np.full(weights.shape[0], "no genre", dtype=object)
+    for row in range(weights.shape[0]):
+        genres = listed.indices[listed.indptr[row]:listed.indptr[row + 1]]
+        if genres.size:
+            labels[row] = names[genres[np.argmin(items_per_genre[genres])]]
     return labels.astype(str)

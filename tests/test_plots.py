@@ -1,0 +1,43 @@
+"""The item map and the coloured scatter it shares with the β slider."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from vaecf.plots import category_codes, plot_item_map  # noqa: E402
+
+XY = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, -1.0]])
+EXPLAINED = np.array([0.6, 0.25])
+
+
+def test_integer_categories_keep_their_order_names_go_by_frequency():
+    codes, labels = category_codes(np.array([7, 3, 7, 5]))
+    assert labels == ["3", "5", "7"] and codes.tolist() == [2, 0, 2, 1]
+    codes, labels = category_codes(np.array(["Horror", "Drama", "Drama", "Comedy"]))
+    assert labels == ["Drama", "Comedy", "Horror"] and codes.tolist() == [2, 0, 0, 1]
+
+
+def test_item_map_by_genre_names_the_items_and_labels_the_axes():
+    genres = np.array(["Drama", "Comedy", "Drama", "Horror"])
+    fig = plot_item_map(XY, EXPLAINED, genres, "most specific genre",
+                        names={2: "Toy Story (1995)", 0: "Fargo (1996)"})
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), XY)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Drama", "Comedy", "Horror"]
+    assert ax.get_legend().get_title().get_text() == "most specific genre"
+    annotations = {t.get_text(): t.xy for t in ax.texts}
+    assert annotations == {"Toy Story (1995)": (2.0, 2.0), "Fargo (1996)": (0.0, 1.0)}
+    assert ax.get_xlabel() == "principal axis 1 (60% of variance)"
+    assert ax.get_ylabel() == "principal axis 2 (25% of variance)"
+    assert "coloured by most specific genre" in ax.get_title()
+    plt.close(fig)
+
+
+def test_item_map_by_a_number_draws_a_colour_bar():
+    popularity = np.array([0.5, 1.0, 2.0, 3.0])
+    fig = plot_item_map(XY, EXPLAINED, popularity, "log10(1 + clicks)")
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "log10(1 + clicks)"
+    np.testing.assert_allclose(fig.axes[0].collections[0].get_array(), popularity)
+    assert fig.axes[0].get_legend() is None and not fig.axes[0].texts
+    plt.close(fig)
