@@ -42,13 +42,6 @@ def test_missing_field(tmp_path):
         read_ratings(path)
 
 
-def test_wrong_delimiter(tmp_path):
-    path = tmp_path / "ratings.csv"
-    path.write_text("userId;movieId;rating;timestamp\n1;2;3.0;4\n")
-    with pytest.raises(RatingFileError, match="line 2"):
-        read_ratings(path)
-
-
 def test_rating_out_of_range(tmp_path):
     path = tmp_path / "ratings.dat"
     path.write_text("1::2::3::5\n1::3::7::5\n")
