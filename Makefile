@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup reproduce test clean
+.PHONY: setup reproduce test notebooks clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,17 @@ reproduce: $(STAMP)
 ## The whole test suite: unit tests, every notebook and assignment solution under nbval, in smoke size.
 test: $(STAMP)
 	VAECF_SMOKE=1 MPLBACKEND=Agg $(PY) -m pytest tests notebooks assignments/source --nbval-lax -p no:cacheprovider
+
+## Re-execute the notebooks at full size for commit (NB=04 for one), their claims then checked
+## by tests/test_notebook_outputs.py; progress bars off, so no half-drawn bar is saved.
+NB ?= [0-9][0-9]
+notebooks: $(STAMP)
+	cd notebooks && for nb in $(NB)_*.ipynb; do \
+	  echo "executing $$nb"; \
+	  TQDM_DISABLE=1 OMP_NUM_THREADS=1 MPLBACKEND=module://matplotlib_inline.backend_inline \
+	    ../$(PY) -m jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=3600 "$$nb" || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) runs

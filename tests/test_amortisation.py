@@ -20,10 +20,13 @@ def trained():
 
 def test_gap_is_non_negative_up_to_monte_carlo_noise(trained):
     model, split = trained
-    result = amortisation_gap(model, split.test_fold_in, steps=150, lr=0.02, eval_samples=400, seed=0)
+    result = amortisation_gap(model, split.test_fold_in, beta=1.0, steps=150, lr=0.02,
+                              eval_samples=400, seed=0)
     users = split.test_fold_in.shape[0]
     assert result.amortised.shape == result.per_user.shape == (users,)
+    np.testing.assert_allclose(result.per_user, np.maximum(result.from_encoder, result.from_prior))
     np.testing.assert_allclose(result.gap, result.per_user - result.amortised)
+    assert 0 <= result.share_prior_start_better <= 1
     # Each ELBO is a 400-draw average; their difference shares the draws, so its noise is
     # far below one nat. Per-user VI started from the encoder's q may not end below it.
     assert result.gap.min() > -0.5
@@ -35,13 +38,34 @@ def test_gap_is_non_negative_up_to_monte_carlo_noise(trained):
 def test_no_steps_budget_means_no_gap(trained):
     model, split = trained
     # With a tiny learning rate per-user VI stays at the encoder's q: the gap is ~0.
-    result = amortisation_gap(model, split.test_fold_in[:10], steps=1, lr=1e-6, eval_samples=50)
+    result = amortisation_gap(model, split.test_fold_in[:10], beta=1.0, steps=1, lr=1e-6,
+                              eval_samples=50)
+    np.testing.assert_allclose(result.from_encoder, result.amortised, atol=1e-3)
+    # ... while one tiny step from the prior is far worse than the encoder: the better start wins
+    assert (result.from_prior < result.amortised - 1).all()
     np.testing.assert_allclose(result.gap, 0.0, atol=1e-3)
+
+
+def test_the_gap_is_measured_at_the_beta_asked_for(trained):
+    """The same q's under β = 0.2 and β = 1 differ by 0.8·KL(q‖p) for the encoder's q."""
+    from vaecf.models import kl_to_standard_normal
+    from vaecf.models.inputs import csr_to_torch
+
+    model, split = trained
+    clicks = split.test_fold_in[:10]
+    low = amortisation_gap(model, clicks, beta=0.2, steps=1, lr=1e-6, eval_samples=50, seed=3)
+    high = amortisation_gap(model, clicks, beta=1.0, steps=1, lr=1e-6, eval_samples=50, seed=3)
+    with torch.no_grad():
+        kl = kl_to_standard_normal(*model.encode(csr_to_torch(clicks, model.device))).numpy()
+    np.testing.assert_allclose(low.amortised - high.amortised, 0.8 * kl, rtol=1e-4, atol=1e-4)
+    assert low.beta == 0.2
+    with pytest.raises(ValueError, match="beta"):
+        amortisation_gap(model, clicks, beta=-1.0)
 
 
 def test_needs_an_encoder(trained):
     _, split = trained
     with pytest.raises(TypeError, match="needs a Mult-VAE"):
-        amortisation_gap(MultDAE(split.n_items), split.test_fold_in)
+        amortisation_gap(MultDAE(split.n_items), split.test_fold_in, beta=0.2)
     with pytest.raises(TypeError, match="SciPy sparse"):
-        amortisation_gap(trained[0], split.test_fold_in.toarray())
+        amortisation_gap(trained[0], split.test_fold_in.toarray(), beta=0.2)

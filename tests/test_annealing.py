@@ -89,3 +89,47 @@ def test_cap_sweep_reads_each_run_at_its_best_epoch():
     np.testing.assert_allclose(summary.kl, [6.0, 3.0])
     with pytest.raises(ValueError, match="no runs"):
         cap_sweep({})
+
+
+def test_smooth_is_a_centred_moving_average_that_keeps_the_ends():
+    from vaecf.annealing import smooth
+
+    np.testing.assert_allclose(smooth([0.0, 3.0, 0.0, 3.0], 3), [1.5, 1.0, 2.0, 1.5])
+    np.testing.assert_allclose(smooth([1.0, 2.0], 1), [1.0, 2.0])
+    with pytest.raises(ValueError, match="window"):
+        smooth([1.0], 0)
+
+
+def _curve(betas, scores):
+    return annealing_curve([{"epoch": i + 1, "beta": b, "val_ndcg@100": v, "kl": 1.0, "nll": 1.0}
+                            for i, (b, v) in enumerate(zip(betas, scores))])
+
+
+def test_choose_beta_ignores_a_one_epoch_spike_and_reports_the_seed_spread():
+    from vaecf.annealing import choose_beta
+
+    betas = np.linspace(0.1, 1.0, 10)
+    broad = [0.30, 0.32, 0.34, 0.36, 0.37, 0.36, 0.34, 0.32, 0.30, 0.28]  # peaks at β = 0.5
+    spiky = broad.copy()
+    spiky[8] = 0.40  # one noisy epoch at β = 0.9 beats the broad peak unsmoothed
+    choice = choose_beta([_curve(betas, spiky), _curve(betas, broad)], window=3)
+    assert _curve(betas, spiky).best_beta == pytest.approx(0.9)
+    assert choice.beta == pytest.approx(0.5)
+    assert choice.seed_betas[1] == pytest.approx(0.5) and choice.spread >= 0
+    assert choice.summary()["window_epochs"] == 3
+    with pytest.raises(ValueError, match="same number of epochs"):
+        choose_beta([_curve(betas, broad), _curve(betas[:5], broad[:5])])
+
+
+def test_train_caps_keeps_per_user_scores_for_paired_comparisons(split):
+    from vaecf.annealing import train_caps
+
+    config = TrainConfig(epochs=2, batch_size=100, seed=0)
+    runs = train_caps(split, [0.0, 1.0], config, device="cpu", progress=False,
+                      model_kwargs={"hidden_dims": (16,), "latent_dim": 4})
+    n_valid = split.valid_fold_in.shape[0]
+    assert runs.valid_ndcg[0.0].shape == (n_valid,) and set(runs.test_ndcg) == {0.0, 1.0}
+    assert runs.best_cap in (0.0, 1.0)
+    diff = runs.paired(1.0, 0.0)
+    assert diff.a == "β cap 1" and diff.n == n_valid
+    assert cap_sweep(runs).caps.tolist() == [0.0, 1.0]

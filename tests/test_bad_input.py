@@ -446,7 +446,7 @@ def test_cli_negative_beta(capsys, tmp_path):
     code, err = run_cli(["reproduce", "--size", "tiny", "--beta-cap", "-1", "--epochs", "1",
                          "--out", str(tmp_path / "out"), "--quiet"], capsys)
     assert code == 2
-    assert "error: beta_cap (β) must be a finite number ≥ 0, got -1.0" in err
+    assert "argument --beta-cap: expected a number ≥ 0 such as 0.2, or 'anneal', got '-1'" in err
 
 
 def test_cli_zero_epochs(capsys, tmp_path):

@@ -3,7 +3,7 @@ show the figures; these tests keep that policy (CI re-executes them small with n
 import nbformat
 import pytest
 
-from vaecf.notebook import NOTEBOOKS_DIR
+from vaecf.notebook import NOTEBOOKS_DIR, claim_is_consistent, committed_claims
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 
@@ -36,3 +36,18 @@ def test_one_parameters_cell(path):
     tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
     assert "SEED" in tagged[0].source and "smoke()" in tagged[0].source or "SMOKE" in tagged[0].source
+
+
+WITH_CLAIMS = ("08",)
+"""The notebooks whose result sentences are all printed from recorded claims."""
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_claim_in_the_committed_full_size_outputs_holds(path):
+    claims = committed_claims(path)
+    if path.name[:2] in WITH_CLAIMS:
+        assert claims, f"{path.name} states its results as recorded claims (vaecf.notebook.Claims)"
+    for claim in claims:
+        assert claim_is_consistent(claim), f"{path.name}: {claim['name']} disagrees with its evidence"
+        assert claim["holds"], f"{path.name} tells the reader something its run does not show: " \
+                               f"{claim['name']}: {claim['text']}"

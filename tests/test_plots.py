@@ -41,3 +41,21 @@ def test_item_map_by_a_number_draws_a_colour_bar():
     np.testing.assert_allclose(fig.axes[0].collections[0].get_array(), popularity)
     assert fig.axes[0].get_legend() is None and not fig.axes[0].texts
     plt.close(fig)
+
+
+def test_gap_figures_label_their_axes_and_state_the_beta():
+    from vaecf.models.amortisation import AmortisationGap
+    from vaecf.plots import plot_amortisation_gap, plot_gap_decomposition
+    from vaecf.toy_gaps import GapDecomposition
+
+    values = np.array([-10.0, -9.0, -12.0])
+    gap = AmortisationGap(0.2, values, values + 1, values + 0.5, 0.01, 1.0)
+    fig = plot_amortisation_gap(gap, activity=np.array([3, 10, 30]))
+    assert "β = 0.20" in fig.axes[0].get_xlabel() and fig.axes[1].get_ylabel()
+    plt.close(fig)
+    fig = plot_gap_decomposition(GapDecomposition(np.zeros(3), -np.ones(3), -np.array([1.5, 2, 3])))
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "nats" and ax.get_title()
+    assert [t.get_text().split(",")[0] for t in ax.get_legend().get_texts()] == [
+        "approximation gap: log p(x) − ELBO(q*)", "amortisation gap: ELBO(q*) − ELBO(q_φ)"]
+    plt.close(fig)

@@ -42,3 +42,33 @@ def test_unknown_choice_is_rejected(option, value, message, capsys):
     assert f"invalid choice: '{value}'" in capsys.readouterr().err
     with pytest.raises(ValueError, match=message):
         reproduce("synthetic", size="tiny", **{option: value})
+
+
+def test_models_record_convergence_and_per_user_scores_and_the_table_warns(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["reproduce", "--dataset", "synthetic", "--size", "tiny", "--epochs", "1",
+                 "--out", str(out), "--quiet"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    vae = results["models"]["Mult-VAE"]
+    assert vae["epochs_run"] == 1 and vae["budget_epochs"] == 1 and vae["converged"] is False
+    assert len(vae["test_per_user"]["ndcg@100"]) == results["counts"]["test_users"]
+    assert "converged" not in results["models"]["EASE"]  # not trained by gradient descent
+    table = capsys.readouterr().out
+    assert "WARNING: Mult-VAE was still improving" in table and "STILL IMPROVING" in table
+
+
+def test_the_beta_cap_can_be_chosen_by_the_papers_annealing_procedure():
+    results, _ = reproduce("synthetic", size="tiny", epochs=3, beta_cap="anneal", progress=False)
+    procedure = results["beta_procedure"]
+    assert 0 < procedure["beta"] <= 1 and procedure["epochs"] == 3
+    assert procedure["cap"] == round(procedure["beta"], 2)
+    assert results["models"]["Mult-VAE"]["train_config"]["beta_cap"] == procedure["cap"]
+    assert results["models"]["Mult-DAE"]["train_config"]["beta_cap"] == 0.2
+    with pytest.raises(ValueError, match="'anneal'"):
+        reproduce("synthetic", size="tiny", epochs=1, beta_cap="annealed")
+
+
+def test_beta_cap_flag_takes_a_number_or_anneal(capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--beta-cap", "lots"])
+    assert "--beta-cap: expected a number ≥ 0 such as 0.2, or 'anneal'" in capsys.readouterr().err

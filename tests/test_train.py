@@ -149,3 +149,52 @@ def test_bad_configuration(kwargs, message):
 def test_model_and_data_item_counts_must_match(split):
     with pytest.raises(ValueError, match="n_items=split.n_items"):
         fit(MultVAE(split.n_items + 1), split, TrainConfig(epochs=1), progress=False)
+
+
+def test_budget_patience_and_schedule_scale_with_the_data():
+    config = TrainConfig(batch_size=500)  # epochs=None: train to a validation plateau
+    # ML-20M: 234 batches an epoch, so the paper's 200 epochs already exceed MIN_STEPS.
+    assert config.budget_epochs(116_677) == 200 and config.patience_epochs(116_677) == 20
+    # 483 users, one batch an epoch: 20,000 steps rather than 200, patience 1,000 steps.
+    assert config.budget_epochs(483) == 20_000 and config.patience_epochs(483) == 1_000
+    # the annealing schedule is the paper's 200 epochs whatever the budget: the cap after 160
+    assert config.total_anneal_steps(483) == round(0.8 * 200 / 0.2)
+    fixed = TrainConfig(epochs=30, batch_size=500)
+    assert fixed.budget_epochs(483) == 30 and fixed.patience_epochs(483) is None
+    assert TrainConfig(epochs=30, patience=4).patience_epochs(483) == 4
+
+
+def test_a_run_stops_on_a_plateau_only_after_beta_reached_its_cap(split):
+    model = _vae(split)
+    config = TrainConfig(epochs=60, batch_size=50, seed=0, patience=3, anneal_fraction=0.5)
+    result = fit(model, split, config, progress=False)
+    n_batches = -(-split.train.shape[0] // 50)
+    cap_epoch = int(np.ceil(0.5 * 60 * n_batches / n_batches))  # β reaches the cap at epoch 30
+    assert len(result.history) >= cap_epoch
+    assert result.history[cap_epoch - 1]["beta"] == pytest.approx(0.2)
+    assert len(result.history) < 60, "this seed's run reaches a plateau before its budget"
+    scores = [h["val_ndcg@100"] for h in result.history]
+    assert max(scores[-3:]) <= result.best_score  # the last `patience` epochs were no better
+    assert result.best_epoch <= len(result.history) - 3
+    assert result.converged
+    assert result.summary() == {"epochs_run": len(result.history), "best_epoch": result.best_epoch,
+                                "budget_epochs": 60, "converged": result.converged}
+
+
+def test_a_model_still_improving_at_the_end_is_flagged(split):
+    model = _vae(split)
+    result = fit(model, split, TrainConfig(epochs=2, batch_size=50, seed=0), progress=False)
+    assert result.best_epoch == 2 and result.window == 1  # a tenth of the run, at least one epoch
+    assert not result.converged
+    assert result.convergence_note("Mult-VAE").startswith("WARNING: Mult-VAE was still improving")
+
+
+def test_no_validation_users_is_a_clear_error(split):
+    from dataclasses import replace
+
+    import scipy.sparse as sp
+
+    empty = sp.csr_matrix((0, split.n_items), dtype=np.float32)
+    no_valid = replace(split, valid_fold_in=empty, valid_target=empty)
+    with pytest.raises(ValueError, match="no validation users"):
+        fit(_vae(split), no_valid, TrainConfig(epochs=1), progress=False)

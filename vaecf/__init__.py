@@ -3,4 +3,4 @@
 A small, tested package behind the tutorial notebooks: data (MovieLens and a synthetic
 ground truth, the paper's split protocol), metrics, likelihoods, models and training.
 """
-__version__ = "0.3.0"
+__version__ = "0.4.0"

@@ -1,9 +1,11 @@
 """KL annealing (Liang et al. 2018, §2.2.2): read the annealing curve off a training
-history, train one model per β cap, and say which β a schedule actually reaches.
+history, train one model per β cap, choose β the paper's way, and say which β a schedule
+actually reaches.
 
 The β-ELBO (paper eq. 6) weighs the KL term by β. Annealing grows β from 0 during
 training; the paper trains once with no cap (β up to 1), picks the β at which validation
-NDCG@100 peaked, and retrains with β capped there.
+NDCG@100 peaked, and retrains with β capped there (:func:`paper_beta_procedure`, which
+smooths the curve first and can average over seeds).
 """
 from __future__ import annotations
 
@@ -12,11 +14,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from .comparison import PairedDifference, paired_difference
 from .data.protocol import Split
+from .metrics import evaluate
 from .models import MultVAE
 from .train import TrainConfig, beta_at, choose_device, fit
 
 __all__ = ["AnnealingCurve", "annealing_curve", "anneal_without_cap", "beta_reached", "sweep_beta_caps",
+           "CapRuns", "train_caps", "smooth", "BetaChoice", "choose_beta", "paper_beta_procedure",
            "CapSweep", "cap_sweep", "PAPER_ANNEAL_STEPS", "PAPER_BETA_CAP", "PAPER_EPOCHS",
            "ML20M_TRAIN_USERS"]
 
@@ -121,25 +126,118 @@ def beta_reached(config: TrainConfig, n_train_users: int) -> float:
                    config.beta_cap)
 
 
-def sweep_beta_caps(split: Split, caps, config: TrainConfig, device=None,
-                    progress: bool = True, model_kwargs: dict | None = None) -> dict:
+@dataclass
+class CapRuns:
+    """One Mult-VAE per β cap: each run's history, and each kept model's per-user NDCG@100
+    on the validation and the test users (for paired comparisons between caps)."""
+
+    histories: dict
+    valid_ndcg: dict
+    test_ndcg: dict
+
+    @property
+    def best_cap(self) -> float:
+        """The cap whose kept model has the best mean validation NDCG@100."""
+        return max(self.valid_ndcg, key=lambda cap: float(np.mean(self.valid_ndcg[cap])))
+
+    def paired(self, a: float, b: float, users: str = "valid") -> PairedDifference:
+        """Cap ``a`` against cap ``b`` on the same ``"valid"`` or ``"test"`` users."""
+        values = {"valid": self.valid_ndcg, "test": self.test_ndcg}[users]
+        return paired_difference(values[a], values[b], f"β cap {a:g}", f"β cap {b:g}")
+
+
+def train_caps(split: Split, caps, config: TrainConfig, device=None, progress: bool = True,
+               model_kwargs: dict | None = None) -> CapRuns:
     """Train one Mult-VAE per β cap (same seed and settings otherwise).
 
-    Returns ``{cap: history}``. Each run anneals β from 0 to its cap as ``config`` says;
-    ``device`` is a torch device or its name (default: :func:`vaecf.train.choose_device`);
-    ``model_kwargs`` go to :class:`vaecf.models.MultVAE` (default: the paper's architecture).
+    Each run anneals β from 0 to its cap as ``config`` says; ``device`` is a torch device or
+    its name (default: :func:`vaecf.train.choose_device`); ``model_kwargs`` go to
+    :class:`vaecf.models.MultVAE` (default: the paper's architecture).
     """
     caps = [float(c) for c in caps]
     if not caps:
         raise ValueError("give at least one β cap, e.g. caps=(0.0, 0.2, 1.0).")
     device = choose_device(device)
-    histories = {}
+    runs = CapRuns({}, {}, {})
     for cap in caps:
         run_config = replace(config, beta_cap=cap)
         torch.manual_seed(run_config.seed)
         model = MultVAE(split.n_items, **(model_kwargs or {})).to(device)
-        histories[cap] = fit(model, split, run_config, progress=progress).history
-    return histories
+        runs.histories[cap] = fit(model, split, run_config, progress=progress).history
+        for group, store in (("valid", runs.valid_ndcg), ("test", runs.test_ndcg)):
+            store[cap] = evaluate(model.score, getattr(split, f"{group}_fold_in"),
+                                  getattr(split, f"{group}_target"), ks_recall=(),
+                                  ks_ndcg=(100,))["ndcg@100"]
+    return runs
+
+
+def sweep_beta_caps(split: Split, caps, config: TrainConfig, device=None,
+                    progress: bool = True, model_kwargs: dict | None = None) -> dict:
+    """:func:`train_caps`, keeping only ``{cap: history}``."""
+    return train_caps(split, caps, config, device, progress, model_kwargs).histories
+
+
+def smooth(values, window: int) -> np.ndarray:
+    """Centred moving average over ``window`` points (fewer at the two ends)."""
+    values = np.asarray(values, dtype=float)
+    if isinstance(window, bool) or int(window) != window or window < 1:
+        raise ValueError(f"window must be a positive whole number, got {window!r}.")
+    kernel = np.ones(int(window))
+    return (np.convolve(values, kernel, mode="same")
+            / np.convolve(np.ones_like(values), kernel, mode="same"))
+
+
+@dataclass
+class BetaChoice:
+    """The paper's choice of β (§2.2.2) from annealed runs, one per seed.
+
+    Each run's validation NDCG@100 is smoothed by a centred moving average of ``window``
+    epochs (neighbouring epochs differ by noise); ``beta`` is where the seeds' mean
+    smoothed curve peaks, ``seed_betas`` where each seed's own smoothed curve does (their
+    spread says how well β is determined).
+    """
+
+    curves: list
+    window: int
+    beta: float
+    seed_betas: list
+
+    @property
+    def spread(self) -> float:
+        return float(np.max(self.seed_betas) - np.min(self.seed_betas))
+
+    def summary(self) -> dict:
+        return {"beta": self.beta, "seed_betas": self.seed_betas, "window_epochs": self.window,
+                "epochs": int(self.curves[0].epochs[-1])}
+
+
+def choose_beta(curves: list, window: int | None = None) -> BetaChoice:
+    """Pick β from annealed runs with the same schedule (one :class:`AnnealingCurve` per
+    seed). ``window`` defaults to a twentieth of the run (at least 3 epochs).
+    """
+    curves = list(curves)
+    if not curves:
+        raise ValueError("give at least one annealed run's history.")
+    if len({len(c.betas) for c in curves}) != 1:
+        raise ValueError("the annealed runs must have the same number of epochs.")
+    window = window or max(3, len(curves[0].betas) // 20)
+    smoothed = [smooth(c.scores, window) for c in curves]
+    betas = curves[0].betas
+    mean = np.mean(smoothed, axis=0)
+    return BetaChoice(curves, int(window), float(betas[int(np.argmax(mean))]),
+                      [float(c.betas[int(np.argmax(values))]) for c, values in zip(curves, smoothed)])
+
+
+def paper_beta_procedure(split: Split, epochs: int = PAPER_EPOCHS, seeds=(0,),
+                         config: TrainConfig | None = None, device=None,
+                         progress: bool = True) -> BetaChoice:
+    """Anneal β from 0 to 1 over ``epochs`` once per seed and choose β where the smoothed
+    validation NDCG@100 peaks; the paper then trains again with β capped there."""
+    config = config or TrainConfig()
+    curves = [anneal_without_cap(split, epochs=epochs, config=replace(config, seed=seed),
+                                 seed=seed, device=device, progress=progress)[0]
+              for seed in seeds]
+    return choose_beta(curves)
 
 
 @dataclass
@@ -153,7 +251,10 @@ class CapSweep:
 
 
 def cap_sweep(histories: dict, metric: str = "val_ndcg@100") -> CapSweep:
-    """Summarise :func:`sweep_beta_caps` runs, sorted by cap, at each run's best epoch."""
+    """Summarise :func:`sweep_beta_caps` runs (``{cap: history}``, or :class:`CapRuns`),
+    sorted by cap, at each run's best epoch."""
+    if isinstance(histories, CapRuns):
+        histories = histories.histories
     if not histories:
         raise ValueError("no runs to summarise; pass {cap: history}.")
     caps = sorted(histories)

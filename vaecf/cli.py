@@ -17,23 +17,36 @@ COLUMNS = ("recall@20", "recall@50", "ndcg@100")
 
 
 def format_table(results: dict) -> str:
-    """The results as a text table; the paper's ML-20M numbers beside ours when present."""
+    """The results as a text table; the paper's ML-20M numbers beside ours when present,
+    each autoencoder's epochs, and a warning for every model that was still improving."""
+    from .comparison import unconverged_models
+
     paper = results.get("paper", {})
     header = f"{'model':<30}" + "".join(f"{c.upper():>12}" for c in COLUMNS)
     if paper:
         header += "   | paper: " + " / ".join(c.upper() for c in COLUMNS)
+    header += f"{'best / run / budget epochs':>30}"
     lines = [header, "-" * len(header)]
     for name, entry in results["models"].items():
         line = f"{name:<30}" + "".join(f"{entry['test'][c]:>12.4f}" for c in COLUMNS)
         if name in paper:
             line += "   | " + " / ".join(f"{paper[name][c]:.3f}" for c in COLUMNS)
+        if "best_epoch" in entry:
+            epochs = f"{entry['best_epoch']} / {entry['epochs_run']} / {entry['budget_epochs']}"
+            line += f"{epochs + ('' if entry['converged'] else ' STILL IMPROVING'):>30}"
         lines.append(line)
     counts = results["counts"]
+    epochs = results["epochs"]
     lines.append(
         f"{results['dataset']}: {counts['train_users']} train / {counts['valid_users']} validation / "
         f"{counts['test_users']} test users, {counts['items']} items; test users' mean, "
-        f"seed {results['seed']}, {results['epochs']} epochs"
+        f"seed {results['seed']}, " + (f"{epochs} epochs" if isinstance(epochs, int) else
+                                       "each autoencoder trained to a validation plateau")
         + (f", {results['likelihood']} likelihood." if "likelihood" in results else "."))
+    for name in unconverged_models(results):
+        lines.append(f"WARNING: {name} was still improving at the end of its budget; its score "
+                     "understates it (pass a larger --epochs, or leave --epochs out to train to a "
+                     "plateau).")
     return "\n".join(lines)
 
 
@@ -105,7 +118,7 @@ def _bench(args) -> int:
 def _figures(args) -> int:
     from . import __version__
     from .figures import dataset_figures
-    from .reproduce import DEFAULT_EPOCHS
+    from .train import PAPER_RUN_EPOCHS
 
     out = Path(args.out)
     if (out / "figures.json").exists() and not args.overwrite:
@@ -113,7 +126,7 @@ def _figures(args) -> int:
               "--overwrite.", file=sys.stderr)
         return 2
     _, split = _split(args)
-    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[args.dataset]
+    epochs = args.epochs if args.epochs is not None else PAPER_RUN_EPOCHS
     numbers, figures = dataset_figures(split, epochs, seed=args.seed, device=args.device,
                                        progress=not args.quiet)
     out.mkdir(parents=True, exist_ok=True)
@@ -124,6 +137,19 @@ def _figures(args) -> int:
     (out / "figures.json").write_text(json.dumps(numbers, indent=2))
     print(f"Wrote {', '.join(f'{n}.png' for n in figures)} and figures.json to {out}.")
     return 0
+
+
+def _beta_cap(text: str):
+    if text == "anneal":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"expected a number ≥ 0 such as 0.2, or 'anneal', got {text!r}")
+    return value
 
 
 def _heldout(text: str):
@@ -155,7 +181,9 @@ def _add_data_arguments(parser):
 
 def _add_run_arguments(parser, out: str):
     parser.add_argument("--epochs", type=int, default=None,
-                        help="default: per dataset (200 on MovieLens)")
+                        help="a fixed number of epochs per autoencoder (default: train each to a "
+                             "validation plateau, within a step budget scaled to the data; "
+                             "figures: 200)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--out", default=out, help="folder for the results and figures")
     parser.add_argument("--overwrite", action="store_true",
@@ -179,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = commands.add_parser("reproduce", help="train and evaluate the paper's models")
     _add_data_arguments(rep)
     _add_run_arguments(rep, "runs/latest")
-    rep.add_argument("--beta-cap", type=float, default=0.2)
+    rep.add_argument("--beta-cap", type=_beta_cap, default=0.2,
+                     help="Mult-VAE's β cap (default 0.2, the paper's), or 'anneal' to choose it "
+                          "the paper's way from one run annealed to β = 1")
     rep.add_argument("--likelihood", default="multinomial",
                      choices=["multinomial", "gaussian", "logistic"],
                      help="the autoencoders' likelihood (paper eqs. 2-4; default multinomial)")

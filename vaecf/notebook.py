@@ -1,5 +1,11 @@
 """What every tutorial notebook shares: the Colab bootstrap, the smoke switch, headline
-metrics that a test reads back, and train-or-load caching.
+metrics and recorded claims that tests read back, and train-or-load caching.
+
+A *claim* is a sentence about a run's results whose truth is computed, never typed: the
+notebook states what it expects (``text``) and what it would say otherwise, the computed
+``holds`` picks the sentence that is true, and both the sentence and its evidence are
+recorded, in the notebook's output (so a test can read the committed outputs) and in the
+metrics folder (so the smoke run can be checked too).
 
 The repository URL lives here and nowhere else: ``python -m vaecf.notebook sync`` writes
 the bootstrap cell of every notebook and the README's "Open in Colab" badges from it, and
@@ -10,10 +16,12 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import urllib.request
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["REPO_URL", "smoke", "record_metrics", "train_or_load", "bootstrap_source"]
+__all__ = ["REPO_URL", "smoke", "record_metrics", "train_or_load", "bootstrap_source",
+           "Claims", "CLAIM_MIME", "committed_claims", "claim_is_consistent", "committed_results"]
 
 REPO_URL = "https://github.com/vaecf/vaecf"
 """Where the project lives; a fork changes this line and runs ``python -m vaecf.notebook sync``."""
@@ -53,6 +61,124 @@ def record_metrics(notebook: str, metrics: dict) -> Path:
     return path
 
 
+CLAIM_MIME = "application/vnd.vaecf.claim+json"
+"""The output type a claim is displayed with (beside its plain text), so tests find it."""
+
+
+def _write_json(path: Path, payload) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=float))
+    os.replace(tmp, path)
+
+
+class Claims:
+    """The claims one notebook makes about its own results.
+
+    ``claims.add(name, holds, text, otherwise)`` prints ``text`` when ``holds`` is true and
+    ``otherwise`` when it is not (without ``otherwise``: ``text`` marked as not shown on this
+    run), and records ``{name, holds, text, printed, evidence}``. ``claims.paired(...)``
+    does the same for "model a beats model b" from a :class:`vaecf.comparison.PairedDifference`.
+    """
+
+    def __init__(self, notebook: str):
+        self.notebook = notebook
+        self.records: dict[str, dict] = {}
+
+    def add(self, name: str, holds, text: str, otherwise: str | None = None,
+            **evidence) -> bool:
+        holds = bool(holds)
+        if holds:
+            printed = text
+        elif otherwise is not None:
+            printed = otherwise
+        else:
+            printed = f"Not shown by this run: {text[0].lower()}{text[1:]}"
+        record = {"name": name, "holds": holds, "text": text, "printed": printed,
+                  "evidence": json.loads(json.dumps(evidence, default=float))}
+        self.records[name] = record
+        _write_json(_metrics_dir() / f"{self.notebook}.claims.json",
+                    {"notebook": self.notebook, "smoke": smoke(),
+                     "claims": list(self.records.values())})
+        _display_claim(record)
+        return holds
+
+    def paired(self, name: str, difference, otherwise: str | None = None,
+               sigmas: float | None = None, metric: str = "NDCG@100",
+               expect: str = "beats") -> bool:
+        """Claim that ``difference.a`` beats ``difference.b`` by more than ``sigmas`` paired
+        standard errors (``expect="beats"``), or that it does not (``expect="does not beat"``).
+        The printed sentence gives the verdict and the numbers either way, followed by
+        ``otherwise`` (an explanation) when the claim does not hold."""
+        from .comparison import BEATS_SIGMAS
+
+        if expect not in PAIRED_EXPECTATIONS:
+            raise ValueError(f"expect must be one of {', '.join(PAIRED_EXPECTATIONS)}, got {expect!r}.")
+        sigmas = BEATS_SIGMAS if sigmas is None else sigmas
+        beats = difference.beats(sigmas)
+        sentence = difference.describe(metric, sigmas) + "."
+        note = f"{sentence} {otherwise}" if otherwise else sentence
+        return self.add(name, beats if expect == "beats" else not beats, sentence, note,
+                        kind="beats", expect=expect, sigmas=sigmas, **difference.evidence())
+
+
+PAIRED_EXPECTATIONS = ("beats", "does not beat")
+
+
+def _display_claim(record: dict) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        display({"text/plain": record["printed"], CLAIM_MIME: record}, raw=True)
+    else:
+        print(record["printed"])
+
+
+def claim_is_consistent(record: dict) -> bool:
+    """Whether a claim's ``holds`` agrees with its evidence, where the evidence decides it:
+    a "beats" claim holds exactly when its difference exceeds ``sigmas`` standard errors."""
+    evidence = record.get("evidence", {})
+    if evidence.get("kind") == "beats":
+        beats = evidence["difference"] > evidence["sigmas"] * evidence["stderr"]
+        return record["holds"] == (beats if evidence["expect"] == "beats" else not beats)
+    return True
+
+
+def committed_claims(path: str | os.PathLike) -> list[dict]:
+    """Every claim displayed in a saved notebook's outputs, in order."""
+    import nbformat
+
+    notebook = nbformat.read(Path(path), as_version=4)
+    return [output["data"][CLAIM_MIME]
+            for cell in notebook.cells if cell.cell_type == "code"
+            for output in cell.get("outputs", [])
+            if CLAIM_MIME in output.get("data", {})]
+
+
+def committed_results(dataset: str = "ml-1m", folder: str | Path | None = None) -> dict:
+    """The results of ``reproduce`` on real data that the repository keeps in
+    ``docs/<dataset>/results.json`` (results, never data: MovieLens itself may not be
+    redistributed). Read from the repository checkout, or else downloaded from
+    the repository at :data:`REPO_URL`."""
+    path = Path(folder) / "results.json" if folder is not None else \
+        REPOSITORY_DIR / "docs" / dataset / "results.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    raw = REPO_URL.replace("https://github.com/", "https://raw.githubusercontent.com/")
+    url = f"{raw}/main/docs/{dataset}/results.json"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return json.loads(response.read().decode("utf-8"))
+    except (OSError, ValueError) as error:
+        raise FileNotFoundError(
+            f"No committed {dataset} results at {path}, and {url} could not be read ({error}). "
+            "Run from a clone of the repository, or pass folder= a folder with results.json."
+        ) from None
+
+
 def train_or_load(path: str | os.PathLike, compute: Callable[[], object], what: str = "result"):
     """Load ``path`` if an earlier run saved it, else ``compute()`` and save it there.
 
@@ -77,7 +203,8 @@ def train_or_load(path: str | os.PathLike, compute: Callable[[], object], what: 
     return value
 
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+REPOSITORY_DIR = Path(__file__).resolve().parents[1]
+NOTEBOOKS_DIR = REPOSITORY_DIR / "notebooks"
 README = Path(__file__).resolve().parents[1] / "README.md"
 BADGES_START, BADGES_END = "<!-- notebooks:start -->", "<!-- notebooks:end -->"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_training_curves", "plot_results", "plot_amortisation_gap", "plot_ndcg_by_activity",
+__all__ = ["plot_training_curves", "plot_results", "plot_amortisation_gap", "plot_gap_decomposition",
+           "plot_ndcg_by_activity",
            "category_codes", "scatter_coloured", "plot_item_map"]
 
 
@@ -64,8 +65,8 @@ def plot_amortisation_gap(gap, activity=None):
     ax.hist(gap.gap, bins=30, color="tab:purple", alpha=0.8)
     ax.axvline(0, color="black", lw=1)
     ax.axvline(gap.gap.mean(), color="tab:red", ls="--", label=f"mean {gap.gap.mean():.3f}")
-    ax.set(xlabel="ELBO(per-user q*) − ELBO(encoder q) [nats]", ylabel="users",
-           title="The amortisation gap is ≥ 0 for (almost) every user")
+    ax.set(xlabel=f"β-ELBO(per-user q*) − β-ELBO(encoder q) [nats], β = {gap.beta:.2f}",
+           ylabel="users", title="The amortisation gap is ≥ 0 for (almost) every user")
     ax.legend()
     if activity is not None:
         ax = axes[0, 1]
@@ -75,6 +76,28 @@ def plot_amortisation_gap(gap, activity=None):
                ylabel="amortisation gap [nats]", title="Who pays the gap: gap against activity")
     for ax in axes.ravel():
         ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gap_decomposition(gaps):
+    """Histograms of the approximation and amortisation gaps of the toy's users.
+
+    Args:
+        gaps: a :class:`vaecf.toy_gaps.GapDecomposition`.
+    """
+    fig, ax = plt.subplots(figsize=(8, 4))
+    top = max(gaps.approximation_gap.max(), gaps.amortisation_gap.max())
+    bins = np.linspace(0, top, 30)
+    for values, label, colour in ((gaps.approximation_gap, "approximation gap: log p(x) − ELBO(q*)",
+                                   "tab:blue"),
+                                  (gaps.amortisation_gap, "amortisation gap: ELBO(q*) − ELBO(q_φ)",
+                                   "tab:purple")):
+        ax.hist(values, bins=bins, alpha=0.6, color=colour, label=f"{label}, mean {values.mean():.2f}")
+    ax.set(xlabel="nats", ylabel="held-out toy users",
+           title="Where the ELBO falls short of log p(x): the Gaussian family and the shared encoder")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 

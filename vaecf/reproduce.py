@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +20,11 @@ from .likelihoods import get_likelihood
 from .models import AE, EASE, WMF, MultDAE, MultVAE, Popularity
 from .models.oracle import Oracle
 from .reference import PAPER_ML20M
-from .train import TrainConfig, choose_device, fit
+from .annealing import paper_beta_procedure
+from .train import PAPER_RUN_EPOCHS, TrainConfig, choose_device, fit
 
-__all__ = ["DEFAULT_EPOCHS", "reproduce", "summarise", "autoencoder_name"]
+__all__ = ["reproduce", "summarise", "autoencoder_name"]
 
-DEFAULT_EPOCHS = {"synthetic": 60, "ml-100k": 100, "ml-1m": 200, "ml-20m": 200,
-                  "ml-latest-small": 100}
 METRICS = ("recall@20", "recall@50", "ndcg@100")
 WMF_SETTINGS = {"n_factors": 100, "l2": 100.0, "alpha": 10.0, "iterations": 15}
 """WMF's settings, chosen by validation NDCG@100 on ML-1M (k = 100; (λ, α) among (1, 3),
@@ -52,21 +51,31 @@ def summarise(per_user: dict) -> tuple[dict, dict]:
     return means, errors
 
 
-def _scores(scorer, split, group, users=None):
-    fold_in, target = getattr(split, f"{group}_fold_in"), getattr(split, f"{group}_target")
-    return summarise(evaluate(scorer, fold_in, target, users=users))
 
 
 def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int | None = None,
               seed: int = 98765, size: str = "small", n_heldout=None, device=None,
-              beta_cap: float = 0.2, likelihood: str = "multinomial",
+              beta_cap: float | str = 0.2, likelihood: str = "multinomial",
               checkpoint_dir=None, progress: bool = True,
               precision: str = "fp32") -> tuple[dict, dict]:
     """Run popularity, WMF, EASE, AE, Mult-DAE and Mult-VAE (and the oracle on synthetic data).
 
+    By default (``epochs=None``) each autoencoder trains to convergence: it stops on a
+    validation plateau within a step budget scaled to the data (:class:`TrainConfig`); a
+    whole number is a fixed number of epochs. Each model's entry records ``epochs_run``,
+    ``best_epoch``, ``budget_epochs`` and ``converged``
+    (:func:`vaecf.comparison.unconverged_models`),
+    and its per-user test NDCG@100 (``test_per_user``) for paired comparisons
+    (:func:`vaecf.comparison.compare_results`).
+
     ``likelihood`` (multinomial, gaussian or logistic) is used by the three autoencoders;
     with a likelihood other than the multinomial they are named after it
     (``Gaussian-VAE``, ...).
+
+    ``beta_cap="anneal"`` chooses Mult-VAE's cap the paper's way
+    (:func:`vaecf.annealing.paper_beta_procedure`: one run annealed from 0 to 1 over 200
+    epochs, or ``epochs``, the β of its smoothed validation peak, rounded to 0.01); the
+    choice is recorded as ``results["beta_procedure"]``.
 
     ``precision="bf16"`` trains the autoencoders with bfloat16 matrix products
     (:class:`vaecf.train.TrainConfig`); scoring stays float32.
@@ -80,13 +89,15 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
     """
     get_likelihood(likelihood)  # fail before any data is loaded
     device = choose_device(device)
-    epochs = epochs if epochs is not None else DEFAULT_EPOCHS[dataset]
-    config = TrainConfig(epochs=epochs, seed=seed, beta_cap=beta_cap, precision=precision)
+    if isinstance(beta_cap, str) and beta_cap != "anneal":
+        raise ValueError(f"beta_cap must be a number or 'anneal', got {beta_cap!r}.")
+    config = TrainConfig(epochs=epochs, seed=seed, precision=precision,
+                         beta_cap=0.2 if beta_cap == "anneal" else beta_cap)
     table, truth = load_dataset(dataset, data_dir=data_dir, path=path, size=size, seed=seed)
     split = paper_split(table, n_heldout=n_heldout if n_heldout is not None else default_heldout(dataset),
                         seed=seed)
     results = {
-        "dataset": dataset, "seed": seed, "epochs": epochs, "device": str(device),
+        "dataset": dataset, "seed": seed, "epochs": epochs if epochs is not None else "to convergence", "device": str(device),
         "vaecf_version": __version__, "torch_version": torch.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "counts": split.counts(), "protocol": split.protocol,
@@ -98,10 +109,15 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
     histories = {}
 
     def record(name, scorer, seconds, needs_users=False, extra=None):
-        test, test_se = _scores(scorer, split, "test", split.test_users if needs_users else None)
-        valid, _ = _scores(scorer, split, "valid", split.valid_users if needs_users else None)
-        results["models"][name] = {"test": test, "test_stderr": test_se, "validation": valid,
-                                   "train_seconds": round(seconds, 2), **(extra or {})}
+        per_user = evaluate(scorer, split.test_fold_in, split.test_target,
+                            users=split.test_users if needs_users else None)
+        test, test_se = summarise(per_user)
+        valid, _ = summarise(evaluate(scorer, split.valid_fold_in, split.valid_target,
+                                      users=split.valid_users if needs_users else None))
+        results["models"][name] = {
+            "test": test, "test_stderr": test_se, "validation": valid,
+            "test_per_user": {"ndcg@100": [round(float(v), 6) for v in per_user["ndcg@100"]]},
+            "train_seconds": round(seconds, 2), **(extra or {})}
 
     tic = time.perf_counter()
     popularity = Popularity().fit(split.train)
@@ -114,17 +130,24 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
     ease = EASE(EASE_L2, device=device).fit(split.train)
     record("EASE", ease.score, time.perf_counter() - tic, extra={"model_config": ease.config()})
 
+    vae_config = config
+    if beta_cap == "anneal":
+        choice = paper_beta_procedure(split, epochs=epochs or PAPER_RUN_EPOCHS, seeds=(seed,),
+                                      config=config, device=device, progress=progress)
+        vae_config = replace(config, beta_cap=round(choice.beta, 2))
+        results["beta_procedure"] = {**choice.summary(), "cap": vae_config.beta_cap}
     for kind, build in (("AE", AE), ("DAE", MultDAE), ("VAE", MultVAE)):
         name = autoencoder_name(kind, likelihood)
         torch.manual_seed(seed)
         model = build(split.n_items, likelihood=likelihood).to(device)
         checkpoint = Path(checkpoint_dir) / f"{name}.pt" if checkpoint_dir is not None else None
-        run = fit(model, split, config, checkpoint=checkpoint, resume=checkpoint is not None,
-                  progress=progress)
+        run_config = vae_config if kind == "VAE" else config
+        run = fit(model, split, run_config, checkpoint=checkpoint,
+                  resume=checkpoint is not None, progress=progress)
         histories[name] = run.history
         record(name, model.score, run.seconds,
-               extra={"best_epoch": run.best_epoch, "model_config": model.config(),
-                      "train_config": asdict(config)})
+               extra={**run.summary(), "model_config": model.config(),
+                      "train_config": asdict(run_config)})
     if truth is not None:
         oracle = Oracle(truth, split.item_ids)
         record("Oracle (true probabilities)", oracle.score, 0.0, needs_users=True)

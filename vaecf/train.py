@@ -68,11 +68,22 @@ def choose_device(prefer: str | None = None) -> torch.device:
 class TrainConfig:
     """Hyper-parameters of one training run (paper defaults, DESIGN §5).
 
+    Length of the run. By default (``epochs=None``) a run trains to convergence: it stops
+    when validation NDCG@K has not improved for ``patience`` epochs, within a budget that
+    scales with the data: at least the paper's 200 epochs and at least
+    :data:`MIN_STEPS` optimiser steps (a data set of 500 users, one batch an epoch, gets
+    20,000 epochs rather than 200 steps). Without ``patience`` the plateau is
+    :data:`AUTO_PATIENCE_EPOCHS` epochs or :data:`AUTO_PATIENCE_STEPS` steps, whichever is
+    longer. A whole number ``epochs`` is a fixed run of that many epochs (with early
+    stopping only if ``patience`` is given). A run never stops early before β has
+    reached its cap, so the annealing schedule is always seen through.
+
     KL annealing follows the paper: β = min(beta_cap, step / anneal_steps), so
     ``anneal_steps`` is the number of optimiser steps β would take to grow from 0 to 1.
     The paper fixes it at 200,000; on a small dataset that many steps never happen and β
     stays near 0, so by default (``None``) it is scaled to the run: β reaches the cap
-    after ``anneal_fraction`` of all steps.
+    after ``anneal_fraction`` of the schedule's epochs, which are ``epochs`` for a fixed
+    run and the paper's 200 for a run to convergence.
 
     ``precision="bf16"`` runs the network's matrix products in bfloat16 during training
     (``torch.autocast``): about twice as fast on a CPU with bf16 instructions and on
@@ -80,7 +91,7 @@ class TrainConfig:
     scoring are always float32. The default is float32.
     """
 
-    epochs: int = 100
+    epochs: int | None = None
     batch_size: int = 500
     lr: float = 1e-3
     beta_cap: float = 0.2
@@ -95,6 +106,8 @@ class TrainConfig:
     def __post_init__(self):
         for name in ("epochs", "batch_size", "eval_k", "eval_batch_size"):
             value = getattr(self, name)
+            if name == "epochs" and value is None:
+                continue
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a positive whole number, got {value!r}.")
         if not self.lr > 0:
@@ -111,20 +124,49 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got "
                              f"{self.precision!r}.")
 
+    def batches_per_epoch(self, n_train_users: int) -> int:
+        return math.ceil(n_train_users / self.batch_size)
+
+    def budget_epochs(self, n_train_users: int) -> int:
+        """The most epochs the run may take: ``epochs``, or the budget scaled to the data."""
+        if self.epochs is not None:
+            return int(self.epochs)
+        return max(PAPER_RUN_EPOCHS, math.ceil(MIN_STEPS / self.batches_per_epoch(n_train_users)))
+
+    def schedule_epochs(self) -> int:
+        """The epochs the annealing schedule is scaled to."""
+        return int(self.epochs) if self.epochs is not None else PAPER_RUN_EPOCHS
+
+    def patience_epochs(self, n_train_users: int) -> int | None:
+        """Epochs without a better validation score after which the run stops (None: never)."""
+        if self.patience is not None:
+            return int(self.patience)
+        if self.epochs is not None:
+            return None
+        return max(AUTO_PATIENCE_EPOCHS,
+                   math.ceil(AUTO_PATIENCE_STEPS / self.batches_per_epoch(n_train_users)))
+
     def total_anneal_steps(self, n_train_users: int) -> int:
         if self.anneal_steps is not None:
             return int(self.anneal_steps)
         if self.beta_cap == 0:
             return 1  # β = min(0, ·) = 0 throughout
-        return max(1, int(round(self.anneal_fraction * self.total_steps(n_train_users)
-                                / self.beta_cap)))
+        schedule = self.schedule_epochs() * self.batches_per_epoch(n_train_users)
+        return max(1, int(round(self.anneal_fraction * schedule / self.beta_cap)))
 
     def total_steps(self, n_train_users: int) -> int:
-        """Optimiser steps in the whole run: epochs × ⌈users / batch size⌉."""
-        return self.epochs * math.ceil(n_train_users / self.batch_size)
+        """Optimiser steps in the whole budget: budget epochs × ⌈users / batch size⌉."""
+        return self.budget_epochs(n_train_users) * self.batches_per_epoch(n_train_users)
 
 
 PRECISIONS = ("fp32", "bf16")
+PAPER_RUN_EPOCHS = 200
+"""The paper's run length; the least budget of a run to convergence."""
+MIN_STEPS = 20_000
+"""The least number of optimiser steps a run to convergence may take."""
+AUTO_PATIENCE_EPOCHS, AUTO_PATIENCE_STEPS = 20, 1_000
+"""A run to convergence stops after this many epochs (or steps, whichever is longer)
+without a better validation score."""
 
 
 def beta_at(step: int, anneal_steps: int, cap: float) -> float:
@@ -134,13 +176,42 @@ def beta_at(step: int, anneal_steps: int, cap: float) -> float:
 
 @dataclass
 class TrainResult:
-    """What a run produced: the best model (loaded), its epoch and score, the history."""
+    """What a run produced: the best model (loaded), its epoch and score, the history.
+
+    ``converged`` is False when the best epoch lies within the last ``window`` epochs of
+    the budget (the patience, or a tenth of a fixed run): the model was still improving
+    when the run ended, and a longer run would likely do better.
+    """
 
     model: AutoencoderRecommender
     history: list = field(default_factory=list)
     best_epoch: int = 0
     best_score: float = -math.inf
     seconds: float = 0.0
+    budget_epochs: int = 0
+    window: int = 1
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+    @property
+    def converged(self) -> bool:
+        return self.best_epoch <= self.budget_epochs - self.window
+
+    def summary(self) -> dict:
+        """``epochs_run``, ``best_epoch``, ``budget_epochs`` and ``converged``, JSON-ready."""
+        return {"epochs_run": self.epochs_run, "best_epoch": self.best_epoch,
+                "budget_epochs": self.budget_epochs, "converged": self.converged}
+
+    def convergence_note(self, name: str = "the model") -> str:
+        """One sentence saying whether the run ended on a plateau or still improving."""
+        if self.converged:
+            return (f"{name}: best validation score at epoch {self.best_epoch}; the run stopped "
+                    f"after {self.epochs_run} of at most {self.budget_epochs} epochs (converged).")
+        return (f"WARNING: {name} was still improving when its run ended (best epoch "
+                f"{self.best_epoch} of {self.budget_epochs}); train longer (more epochs, or "
+                "epochs=None to stop on a validation plateau).")
 
 
 def _validation_ndcg(model, split, config) -> float:
@@ -293,11 +364,19 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
         rng.bit_generator.state = state["numpy_rng"]
 
     n_users = split.train.shape[0]
+    if split.valid_fold_in.shape[0] == 0:
+        raise ValueError("the split has no validation users, so there is no score to keep the "
+                         "best model by; hold out more users (n_heldout).")
+    budget = config.budget_epochs(n_users)
+    patience = config.patience_epochs(n_users)
+    cap_reached_at = math.ceil(config.beta_cap * anneal_steps) if model.uses_kl else 0
+    result.budget_epochs = budget
+    result.window = patience if patience is not None else max(1, budget // 10)
     start_time = time.perf_counter() - sum(h["seconds"] for h in result.history)
-    epochs = tqdm(range(first_epoch, config.epochs + 1), desc=type(model).__name__,
-                  disable=not progress, initial=first_epoch - 1, total=config.epochs)
+    epochs = tqdm(range(first_epoch, budget + 1), desc=type(model).__name__,
+                  disable=not progress, initial=first_epoch - 1, total=budget)
     for epoch in epochs:
-        if config.patience is not None and since_best >= config.patience:
+        if patience is not None and since_best >= patience and step >= cap_reached_at:
             break
         tic = time.perf_counter()
         model.train()
@@ -332,6 +411,7 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
                 "history": result.history, "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                 "numpy_rng": rng.bit_generator.state})
+    epochs.close()
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
