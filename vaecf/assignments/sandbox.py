@@ -7,8 +7,8 @@ repository around it: no master notebooks, no other submissions), the submission
 as the only writable place besides a private ``/tmp``, a scrubbed environment with ``HOME``
 in that ``/tmp``, and no network. When the grader runs as root, the submission runs as an
 unprivileged user of its own (one per parallel slot), so it cannot read root's files or
-signal the grader. Its limits (time, memory, processes) are set by the driver before the
-student's code runs.
+signal the grader, and its process count can be limited. Its limits (time, memory,
+processes) are set by the driver before the student's code runs.
 
 :class:`Unsandboxed` is the fallback where bubblewrap cannot run, only with an explicit
 ``--no-sandbox``: the same limits, folder and environment, but none of the isolation
@@ -91,6 +91,7 @@ class _Runner:
     name = ""
     missing: tuple[str, ...] = ()
     own_pid_namespace = False
+    own_user = False  # as root, run each submission as an unprivileged user of its own
 
     def __init__(self, slots: int = 1):
         self.root = os.geteuid() == 0
@@ -120,11 +121,10 @@ class _Runner:
         """Run the driver on ``folder`` (``job`` is completed with the limits and written)."""
         from .exchange import write_job
 
-        uid = self._uids.get() if self.root else None
+        uid = self._uids.get() if self.root and self.own_user else None
         try:
             write_job(folder, {**job, "memory_bytes": limits.memory_mib << 20,
-                               "processes": limits.processes if self.limits_processes(uid)
-                               else None,
+                               "processes": limits.processes if self.own_user else None,
                                "cell_timeout": limits.step_timeout,
                                "call_timeout": limits.step_timeout,
                                "own_pid_namespace": self.own_pid_namespace})
@@ -164,9 +164,6 @@ class _Runner:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(process.pid, signal.SIGKILL)
 
-    def limits_processes(self, uid: int | None) -> bool:
-        return True
-
     def _kill(self, process: subprocess.Popen, uid: int | None) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
@@ -176,6 +173,7 @@ class _Runner:
 class Bubblewrap(_Runner):
     name = "bubblewrap"
     own_pid_namespace = True
+    own_user = True  # (without root, the user namespace's own process count)
 
     def _command(self, folder, uid):
         command = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
@@ -232,34 +230,20 @@ class Bubblewrap(_Runner):
 class Unsandboxed(_Runner):
     name = "none"
     missing = ("file-system isolation: a submission can read, and change, every file the "
-               "grader's user can (as root it runs as an unprivileged user: world-readable "
-               "and world-writable files)",
+               "grader's user can",
+               "a user of its own: it runs as the grader's user (root, if you grade as root)",
                "network isolation: it can reach the network",
-               "process isolation: it sees the machine's processes and, unless the grader "
-               "is root, can signal them, the grader included",
+               "process isolation: it sees the machine's processes and can signal the "
+               "grader's, the grader included",
+               "a process-count limit: a fork bomb is stopped only by --timeout",
                "clean-up of processes that leave their process group")
-
-    def limits_processes(self, uid):
-        # RLIMIT_NPROC counts every process of the user: only a user of its own can have one
-        return uid is not None
 
     def _command(self, folder, uid):
         home = folder / "home"
         home.mkdir(exist_ok=True)
-        if uid is not None:
-            os.chown(home, uid, uid)
         env = _environment(str(home))
         return ([sys.executable, "-m", "vaecf.assignments.sandbox_driver", str(folder)],
                 env, str(folder))
-
-    def _kill(self, process, uid):
-        super()._kill(process, uid)
-        if uid is None:
-            return
-        for entry in Path("/proc").iterdir():  # its own user's processes, wherever they went
-            with contextlib.suppress(OSError, ValueError):
-                if entry.name.isdigit() and entry.stat().st_uid == uid:
-                    os.kill(int(entry.name), signal.SIGKILL)
 
     def probe(self) -> None:
         pass
