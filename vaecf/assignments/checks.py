@@ -17,7 +17,6 @@ no surprises. :data:`CHECKS` names them as the masters' test cells do.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Callable
 
