@@ -49,10 +49,6 @@ def _hashes(*folders: Path) -> dict:
     return digests
 
 
-def _leftover_temp_folders() -> set:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("vaecf-grade-*")}
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     _sandbox_or_skip()
@@ -70,21 +66,25 @@ def graded(tmp_path_factory):
 
     saved = dict(os.environ)
     os.environ.update({"HOME": str(home), "TEACHER_API_TOKEN": secret_env, "VAECF_SMOKE": "1"})
-    before, temp_before = _hashes(ROOT, folder, home), _leftover_temp_folders()
+    private_temp = base / "tmp"  # the grader's temporary folders go here, to be counted
+    private_temp.mkdir()
+    before = _hashes(ROOT, folder, home)
     out = base / "out" / "scores.csv"
     argv = ["--source", str(SOURCE), "grade", "01", str(folder), "--out", str(out),
             "--feedback", str(feedback), "--timeout", str(TIMEOUT), "--memory", str(MEMORY),
-            "--jobs", "2", f"--token-{secret_env}"]  # a secret on the command line, too
+            "--jobs", "2"]
+    tempfile.tempdir = str(private_temp)
     try:
-        code = assignments_main(argv[:-1])
+        code = assignments_main(argv)
     finally:
+        tempfile.tempdir = None
         os.environ.clear()
         os.environ.update(saved)
     rows = {row["student"]: row for row in csv.DictReader(out.open())}
     return {"code": code, "rows": rows, "feedback": feedback, "out": out, "marker": marker,
             "secrets": (secret_file, secret_env), "changed": before != _hashes(ROOT, folder, home),
             "before": before, "after": _hashes(ROOT, folder, home),
-            "temp_left": _leftover_temp_folders() - temp_before}
+            "temp_left": set(private_temp.iterdir())}
 
 
 def test_the_run_succeeds_and_grades_everyone(graded):
@@ -134,3 +134,24 @@ def test_feedback_files_are_the_graders_own(graded):
 
 def test_no_temporary_folder_is_left_behind(graded):
     assert graded["temp_left"] == set()
+
+
+@pytest.mark.parametrize("assignment", ["02_likelihoods", "03_reparameterisation_kl",
+                                        "04_beta_elbo"])
+def test_the_other_assignments_grade_their_solution_full_and_the_handout_zero(
+        assignment, tmp_path, monkeypatch):
+    """Their torch checks (gradients, a model's parameters after a step) pass through the
+    sandbox as arrays too."""
+    _sandbox_or_skip()
+    monkeypatch.setenv("VAECF_SMOKE", "1")
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    (folder / "solution.ipynb").write_text((SOURCE / f"{assignment}.ipynb").read_text())
+    (folder / "handout.ipynb").write_text(
+        (ROOT / "assignments" / "student" / f"{assignment}.ipynb").read_text())
+    out = tmp_path / "scores.csv"
+    assert assignments_main(["--source", str(SOURCE), "grade", assignment[:2], str(folder),
+                             "--out", str(out), "--timeout", "120"]) == 0
+    rows = {row["student"]: row for row in csv.DictReader(out.open())}
+    assert rows["solution"]["total"] == rows["solution"]["possible"], rows["solution"]
+    assert float(rows["handout"]["total"]) == 0.0 and rows["handout"]["error"] == ""
