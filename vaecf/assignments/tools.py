@@ -3,8 +3,9 @@
 * :func:`generate` turns each master notebook (``assignments/source/NN_name.ipynb``, the
   reference solution with otter-grader's solution and test markers) into the student
   notebook handed out (``assignments/student/NN_name.ipynb``) with ``otter assign``.
-* :func:`grade` scores a folder of submitted notebooks with ``otter run`` (no Docker:
-  ``otter grade`` needs it) and returns one row per student and one column per question.
+* :func:`find_master` names the master of an assignment, for grading
+  (:mod:`vaecf.assignments.grading`, which does not use otter: it runs each submission in
+  a sandbox and judges the answers itself).
 * :func:`stale_students` lists the committed student notebooks that no longer match their
   master (or masters whose Colab cell lags :data:`vaecf.notebook.REPO_URL`), so CI fails
   when someone edits one without regenerating the other.
@@ -16,14 +17,13 @@ import hashlib
 import io
 import logging
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
 import nbformat
 
-__all__ = ["SOURCE_DIR", "STUDENT_DIR", "masters", "generate", "stale_students",
-           "build_autograder", "grade", "write_scores"]
+__all__ = ["SOURCE_DIR", "STUDENT_DIR", "masters", "find_master", "generate",
+           "stale_students"]
 
 SOURCE_DIR = Path("assignments/source")
 STUDENT_DIR = Path("assignments/student")
@@ -50,7 +50,8 @@ def masters(source_dir: str | os.PathLike = SOURCE_DIR) -> list[Path]:
     return found
 
 
-def _find_master(assignment: str, source_dir) -> Path:
+def find_master(assignment: str, source_dir=SOURCE_DIR) -> Path:
+    """The master of ``assignment`` (``"01"``, ``"01_ranking_metrics"`` or its file name)."""
     for path in masters(source_dir):
         if assignment in (path.stem, path.name, path.stem[:2]):
             return path
@@ -124,91 +125,3 @@ def stale_students(source_dir=SOURCE_DIR, student_dir=STUDENT_DIR) -> list[str]:
         elif not path.exists() or path.read_text() != _student_text(master):
             stale.append(master.name)
     return stale
-
-
-def build_autograder(assignment: str, out_dir, source_dir=SOURCE_DIR) -> Path:
-    """Build the otter autograder zip of one assignment into ``out_dir``; returns its path."""
-    master = _find_master(assignment, source_dir)
-    out = Path(out_dir) / master.stem
-    if out.exists():
-        shutil.rmtree(out)
-    _run_assign(master, out, autograder=True)
-    return next((out / "autograder").glob("*.zip"))
-
-
-def _grade_one(path: Path, zip_path: Path, questions: list[str], feedback_dir) -> dict:
-    from otter.api import grade_submission
-
-    row = {"student": path.stem, **{q: 0.0 for q in questions}, "error": ""}
-    try:
-        nbformat.read(path, as_version=4)
-    except Exception as error:  # an unreadable upload scores zero, with the reason
-        row["error"] = f"not a readable notebook: {type(error).__name__}: {error}"
-        return row
-    with contextlib.redirect_stderr(io.StringIO()):
-        results = grade_submission(str(path), str(zip_path), quiet=True)
-    if results.catastrophic_error is not None:
-        row["error"] = f"grading failed: {results.catastrophic_error}"
-    for question in questions:
-        if question in results.results:
-            row[question] = float(results.get_score(question))
-    if feedback_dir is not None:
-        text = "\n\n".join(results.results[q].summary() for q in questions if q in results.results)
-        (Path(feedback_dir) / f"{path.stem}.txt").write_text((row["error"] + "\n" + text).strip() + "\n")
-    return row
-
-
-def _questions(zip_path: Path) -> dict:
-    """Question names and points, read from the autograder's tests."""
-    import zipfile
-
-    points = {}
-    with zipfile.ZipFile(zip_path) as archive:
-        for name in sorted(archive.namelist()):
-            if name.startswith("tests/") and name.endswith(".py"):
-                scope: dict = {}
-                exec(archive.read(name).decode(), scope)  # otter's own test file format
-                points[scope["name"]] = float(scope.get("points") or 0)
-    return points
-
-
-def grade(assignment: str, submissions, source_dir=SOURCE_DIR, autograder=None,
-          feedback_dir=None, progress: bool = True):
-    """Score every ``*.ipynb`` in the folder ``submissions`` (one file per student).
-
-    Each submission is run top to bottom (errors do not stop it) and then the master's
-    tests, the same checks the student ran, are applied to what it defined.
-
-    Args:
-        assignment: ``"01"`` or ``"01_ranking_metrics"``.
-        autograder: an otter autograder zip; by default one is built from the master.
-        feedback_dir: if given, ``<student>.txt`` there holds each question's feedback.
-
-    Returns a pandas DataFrame: ``student`` (the file name), one column per question with
-    its score, ``total``, ``possible`` and ``error`` (why a file could not be graded).
-    """
-    import pandas as pd
-    from tqdm.auto import tqdm
-
-    files = sorted(Path(submissions).glob("*.ipynb"))
-    if not files:
-        raise FileNotFoundError(f"No .ipynb submissions in {Path(submissions).resolve()}.")
-    with tempfile.TemporaryDirectory() as tmp:
-        zip_path = Path(autograder) if autograder else build_autograder(assignment, tmp, source_dir)
-        points = _questions(zip_path)
-        if feedback_dir is not None:
-            Path(feedback_dir).mkdir(parents=True, exist_ok=True)
-        rows = [_grade_one(path, zip_path, list(points), feedback_dir)
-                for path in tqdm(files, desc=f"grading {assignment}", disable=not progress)]
-    table = pd.DataFrame(rows, columns=["student", *points, "error"])
-    table.insert(len(points) + 1, "total", table[list(points)].sum(axis=1))
-    table.insert(len(points) + 2, "possible", sum(points.values()))
-    return table
-
-
-def write_scores(table, out) -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
-    return out
-
