@@ -60,3 +60,20 @@ def test_annealing_runs_beta_linearly_to_the_maximum(split):
     assert trained is model and len(curve.epochs) == 4
     with pytest.raises(ValueError, match="beta_max"):
         anneal_without_cap(split, epochs=1, beta_max=0.0)
+
+
+def test_breakdown_from_per_user_values_and_paired_differences_by_group():
+    from vaecf.analysis import activity_breakdown, paired_by_group
+
+    fold_in = sp.csr_matrix(np.array([[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]]))
+    a = activity_breakdown(np.array([0.1, 0.2, 0.6, 0.8]), fold_in, n_groups=2)
+    b = activity_breakdown(np.array([0.0, 0.1, 0.6, 0.9]), fold_in, n_groups=2)
+    assert a.group.tolist() == [0, 0, 1, 1] and a.mean.tolist() == pytest.approx([0.15, 0.7])
+    light, heavy = paired_by_group(a, b, "A", "B")
+    assert light.difference == pytest.approx(0.1) and light.n == 2
+    assert heavy.difference == pytest.approx(-0.05)
+    with pytest.raises(ValueError, match="one NDCG value per user"):
+        activity_breakdown(np.array([0.1]), fold_in)
+    other = activity_breakdown(np.array([0.1, 0.2, 0.6, 0.8]), fold_in, n_groups=4)
+    with pytest.raises(ValueError, match="group the users differently"):
+        paired_by_group(a, other)

@@ -59,3 +59,13 @@ def test_gap_figures_label_their_axes_and_state_the_beta():
     assert [t.get_text().split(",")[0] for t in ax.get_legend().get_texts()] == [
         "approximation gap: log p(x) − ELBO(q*)", "amortisation gap: ELBO(q*) − ELBO(q_φ)"]
     plt.close(fig)
+
+
+def test_total_mass_figure_has_one_labelled_panel_per_likelihood():
+    from vaecf.plots import plot_total_mass
+
+    clicks = np.array([3, 10, 30])
+    fig = plot_total_mass({"multinomial": np.ones(3), "logistic": np.array([2.0, 5.0, 9.0])}, clicks)
+    assert [ax.get_title() for ax in fig.axes] == ["multinomial", "logistic"]
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
+    plt.close(fig)

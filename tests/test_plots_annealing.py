@@ -39,3 +39,16 @@ def test_cap_sweep_plot_draws_scores_and_kl():
     np.testing.assert_allclose(score_ax.lines[0].get_ydata(), [0.2, 0.3])
     np.testing.assert_allclose(kl_ax.lines[0].get_ydata(), [5.0, 1.0])
     plt.close(fig)
+
+
+def test_annealing_curve_plot_draws_the_smoothed_curve_and_its_peak():
+    from vaecf.annealing import choose_beta
+
+    curve = annealing_curve(_history([0.2, 0.4, 0.6, 0.8, 1.0], [0.30, 0.36, 0.34, 0.40, 0.20]))
+    choice = choose_beta([curve], window=3)
+    fig = plot_annealing_curve(curve, choice=choice)
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), [0.33, 1.0 / 3, 1.1 / 3, 0.94 / 3, 0.30])
+    assert any("smoothed peak: β = 0.60" in t.get_text() for t in ax.get_legend().get_texts())
+    assert choice.beta == 0.6
+    plt.close(fig)

@@ -51,3 +51,12 @@ def test_bad_input_is_explained():
         raise_one_item(F, 0, 1.0, "multinomial")
     with pytest.raises(ValueError, match="item must be"):
         raise_one_item(F[0], 5, 1.0, "multinomial")
+
+
+def test_total_mass_is_the_multinomials_fixed_budget_and_free_otherwise():
+    from vaecf.probability_mass import total_mass
+
+    logits = torch.tensor([[2.0, 1.0, 0.0], [5.0, -3.0, 0.5]], dtype=torch.float64)
+    assert torch.allclose(total_mass(logits, "multinomial"), torch.ones(2, dtype=torch.float64))
+    assert torch.allclose(total_mass(logits, "logistic"), torch.sigmoid(logits).sum(1))
+    assert torch.allclose(total_mass(logits, "gaussian"), torch.tensor([3.0, 2.5], dtype=torch.float64))

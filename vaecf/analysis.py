@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .comparison import PairedDifference, paired_difference
 from .metrics import evaluate
 
-__all__ = ["ActivityBreakdown", "ndcg_by_activity"]
+__all__ = ["ActivityBreakdown", "ndcg_by_activity", "activity_breakdown", "paired_by_group"]
 
 
 @dataclass
@@ -49,7 +50,20 @@ def ndcg_by_activity(score_fn, fold_in: sp.csr_matrix, target: sp.csr_matrix,
                          "use fewer groups.")
     ndcg = evaluate(score_fn, fold_in, target, ks_recall=(), ks_ndcg=(k,),
                     batch_size=batch_size)[f"ndcg@{k}"]
+    return activity_breakdown(ndcg, fold_in, n_groups, k)
+
+
+def activity_breakdown(ndcg: np.ndarray, fold_in: sp.csr_matrix, n_groups: int = 5,
+                       k: int = 100) -> ActivityBreakdown:
+    """:func:`ndcg_by_activity` from per-user NDCG@k values already computed (in the
+    order of ``fold_in``'s rows)."""
+    ndcg = np.asarray(ndcg, dtype=float)
     clicks = np.diff(sp.csr_matrix(fold_in).indptr)
+    if ndcg.shape != clicks.shape:
+        raise ValueError(f"need one NDCG value per user of fold_in ({clicks.size}), got "
+                         f"{ndcg.shape}.")
+    if isinstance(n_groups, bool) or int(n_groups) != n_groups or not 1 <= n_groups <= clicks.size:
+        raise ValueError(f"n_groups must be a whole number from 1 to {clicks.size}, got {n_groups!r}.")
     order = np.argsort(clicks, kind="stable")
     group = np.empty(clicks.size, dtype=np.int64)
     for index, members in enumerate(np.array_split(order, int(n_groups))):
@@ -61,3 +75,13 @@ def ndcg_by_activity(score_fn, fold_in: sp.csr_matrix, target: sp.csr_matrix,
         stats.append((counts.min(), counts.max(), values.mean(), stderr, values.size))
     low, high, mean, stderr, size = (np.array(column) for column in zip(*stats))
     return ActivityBreakdown(low, high, mean, stderr, size, group, ndcg, int(k))
+
+
+def paired_by_group(a: ActivityBreakdown, b: ActivityBreakdown, a_name: str = "A",
+                    b_name: str = "B") -> list[PairedDifference]:
+    """Model ``a`` against model ``b`` within each activity group (the same users)."""
+    if not np.array_equal(a.group, b.group):
+        raise ValueError("the two breakdowns group the users differently; compute both on the "
+                         "same fold-in matrix with the same n_groups.")
+    return [paired_difference(a.ndcg[a.group == g], b.ndcg[b.group == g], a_name, b_name)
+            for g in range(len(a.size))]

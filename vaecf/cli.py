@@ -126,12 +126,13 @@ def _figures(args) -> int:
               "--overwrite.", file=sys.stderr)
         return 2
     _, split = _split(args)
-    epochs = args.epochs if args.epochs is not None else PAPER_RUN_EPOCHS
-    numbers, figures = dataset_figures(split, epochs, seed=args.seed, device=args.device,
+    numbers, figures = dataset_figures(split, args.epochs, seed=args.seed, device=args.device,
                                        progress=not args.quiet)
     out.mkdir(parents=True, exist_ok=True)
     for name, figure in figures.items():
         figure.savefig(out / f"{name}.png", dpi=90)
+    epochs = args.epochs if args.epochs is not None else \
+        f"annealing run {PAPER_RUN_EPOCHS}, the others to a validation plateau"
     numbers.update(dataset=args.dataset, epochs=epochs, seed=args.seed, counts=split.counts(),
                    vaecf_version=__version__)
     (out / "figures.json").write_text(json.dumps(numbers, indent=2))
@@ -183,7 +184,7 @@ def _add_run_arguments(parser, out: str):
     parser.add_argument("--epochs", type=int, default=None,
                         help="a fixed number of epochs per autoencoder (default: train each to a "
                              "validation plateau, within a step budget scaled to the data; "
-                             "figures: 200)")
+                             "figures: the annealing run 200 epochs, the others to a plateau)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--out", default=out, help="folder for the results and figures")
     parser.add_argument("--overwrite", action="store_true",

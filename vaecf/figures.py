@@ -2,9 +2,12 @@
 activity, the β-cap sweep and the likelihood comparison, each computed with the package's
 own analyses (``python -m vaecf figures --dataset ml-1m``).
 
-It trains: one Mult-VAE annealed with no cap, one per β cap, one per likelihood, and a
-Mult-DAE for the activity comparison. Returns the numbers and the figures; the command
-line writes them to disk.
+It trains: one Mult-VAE annealed with no cap for ``epochs`` epochs, and, each to a
+validation plateau, one Mult-VAE per β cap (the cap-0.2 run is also the multinomial
+Mult-VAE of the likelihood and activity comparisons), one per other likelihood, and a
+Mult-DAE for the activity comparison. The
+numbers keep each kept model's per-user NDCG@100, so every comparison can be made paired.
+Returns the numbers and the figures; the command line writes them to disk.
 """
 from __future__ import annotations
 
@@ -13,14 +16,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .analysis import ndcg_by_activity
-from .annealing import anneal_without_cap, cap_sweep, sweep_beta_caps
+from .analysis import activity_breakdown, ndcg_by_activity
+from .annealing import anneal_without_cap, cap_sweep, choose_beta, train_caps
 from .data import Split
 from .metrics import evaluate
 from .models import MultDAE, MultVAE, Popularity
 from .plots import plot_ndcg_by_activity
 from .plots_annealing import plot_annealing_curve, plot_cap_sweep
-from .train import TrainConfig, choose_device, fit
+from .train import PAPER_RUN_EPOCHS, TrainConfig, choose_device, fit
 
 __all__ = ["CAPS", "LIKELIHOOD_ORDER", "dataset_figures", "plot_likelihoods"]
 
@@ -46,49 +49,70 @@ def plot_likelihoods(scores: dict, errors: dict, floor: float | None = None):
     return fig
 
 
+def _rounded(values) -> list:
+    return [round(float(v), 6) for v in values]
+
+
 def _test_ndcg(model, split):
-    values = evaluate(model.score, split.test_fold_in, split.test_target, ks_recall=())["ndcg@100"]
+    return evaluate(model.score, split.test_fold_in, split.test_target, ks_recall=())["ndcg@100"]
+
+
+def _mean_and_error(values):
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
 
 
-def dataset_figures(split: Split, epochs: int, seed: int = 98765, device=None,
+def dataset_figures(split: Split, epochs: int | None = None, seed: int = 98765, device=None,
                     progress: bool = True) -> tuple[dict, dict]:
-    """Train what the four figures need and return ``(numbers, {name: Figure})``."""
+    """Train what the four figures need and return ``(numbers, {name: Figure})``.
+
+    ``epochs=None``: the annealing run takes the paper's 200 epochs and every other run
+    stops on its validation plateau; a number fixes every run's epochs (a quick look).
+    """
     device = choose_device(device)
-    config = TrainConfig(epochs=epochs, seed=seed)
+    config = TrainConfig(epochs=epochs or PAPER_RUN_EPOCHS, seed=seed)
     numbers, figures = {}, {}
 
-    curve, _ = anneal_without_cap(split, epochs=epochs, config=config, seed=seed, device=device,
+    curve, _ = anneal_without_cap(split, epochs=config.epochs, config=config, seed=seed, device=device,
                                   progress=progress)
+    choice = choose_beta([curve])
     numbers["annealing"] = {"best_beta": curve.best_beta, "best_val_ndcg@100": curve.best_score,
+                            "smoothed_best_beta": choice.beta, "window_epochs": choice.window,
                             "betas": curve.betas.tolist(), "val_ndcg@100": curve.scores.tolist()}
     fig, ax = plt.subplots(figsize=(7, 4))
     plot_annealing_curve(curve, ax=ax)
     fig.tight_layout()
     figures["annealing_curve"] = fig
 
-    sweep = cap_sweep(sweep_beta_caps(split, CAPS, config, device=device, progress=progress))
+    converge = TrainConfig(epochs=epochs, seed=seed)  # None: each to a validation plateau
+    caps = train_caps(split, CAPS, converge, device=device, progress=progress)
+    sweep = cap_sweep(caps)
     numbers["beta_caps"] = {"caps": sweep.caps.tolist(), "best_val_ndcg@100": sweep.best_scores.tolist(),
-                            "kl": sweep.kl.tolist()}
+                            "kl": sweep.kl.tolist(),
+                            "valid_per_user": {str(c): _rounded(v) for c, v in caps.valid_ndcg.items()},
+                            "test_per_user": {str(c): _rounded(v) for c, v in caps.test_ndcg.items()}}
     figures["beta_sweep"] = plot_cap_sweep(sweep)
 
-    trained, scores, errors = {}, {}, {}
-    for likelihood in LIKELIHOOD_ORDER:
+    per_user = {"multinomial": caps.test_ndcg[converge.beta_cap]}  # the paper's cap, 0.2
+    for likelihood in LIKELIHOOD_ORDER[1:]:
         torch.manual_seed(seed)
         model = MultVAE(split.n_items, likelihood=likelihood).to(device)
-        fit(model, split, config, progress=progress)
-        trained[likelihood] = model
-        scores[likelihood], errors[likelihood] = _test_ndcg(model, split)
-    floor = _test_ndcg(Popularity().fit(split.train), split)[0]
-    numbers["likelihoods"] = {"test_ndcg@100": scores, "stderr": errors, "popularity": floor}
+        fit(model, split, converge, progress=progress)
+        per_user[likelihood] = _test_ndcg(model, split)
+    scores, errors = {}, {}
+    for likelihood in LIKELIHOOD_ORDER:
+        scores[likelihood], errors[likelihood] = _mean_and_error(per_user[likelihood])
+    floor = float(_test_ndcg(Popularity().fit(split.train), split).mean())
+    numbers["likelihoods"] = {"test_ndcg@100": scores, "stderr": errors, "popularity": floor,
+                              "test_per_user": {k: _rounded(v) for k, v in per_user.items()}}
     figures["likelihoods"] = plot_likelihoods(scores, errors, floor)
 
     torch.manual_seed(seed)
     dae = MultDAE(split.n_items).to(device)
-    fit(dae, split, config, progress=progress)
-    breakdowns = {name: ndcg_by_activity(model.score, split.test_fold_in, split.test_target)
-                  for name, model in (("Mult-DAE", dae), ("Mult-VAE", trained["multinomial"]))}
+    fit(dae, split, converge, progress=progress)
+    breakdowns = {"Mult-DAE": ndcg_by_activity(dae.score, split.test_fold_in, split.test_target),
+                  "Mult-VAE": activity_breakdown(per_user["multinomial"], split.test_fold_in)}
     numbers["activity"] = {name: {"labels": b.labels(), "mean": b.mean.tolist(),
-                                  "stderr": b.stderr.tolist()} for name, b in breakdowns.items()}
+                                  "stderr": b.stderr.tolist(), "ndcg": _rounded(b.ndcg),
+                                  "group": b.group.tolist()} for name, b in breakdowns.items()}
     figures["ndcg_by_activity"] = plot_ndcg_by_activity(breakdowns)
     return numbers, figures

@@ -158,17 +158,19 @@ def committed_claims(path: str | os.PathLike) -> list[dict]:
             if CLAIM_MIME in output.get("data", {})]
 
 
-def committed_results(dataset: str = "ml-1m", folder: str | Path | None = None) -> dict:
-    """The results of ``reproduce`` on real data that the repository keeps in
-    ``docs/<dataset>/results.json`` (results, never data: MovieLens itself may not be
-    redistributed). Read from the repository checkout, or else downloaded from
-    the repository at :data:`REPO_URL`."""
-    path = Path(folder) / "results.json" if folder is not None else \
-        REPOSITORY_DIR / "docs" / dataset / "results.json"
+def committed_results(dataset: str = "ml-1m", folder: str | Path | None = None,
+                      file: str = "results.json") -> dict:
+    """Results on real data that the repository keeps in ``docs/<dataset>/``:
+    ``results.json`` (``python -m vaecf reproduce``) or ``figures.json`` (``python -m vaecf
+    figures``); results, never data, since MovieLens itself may not be redistributed. Read
+    from the repository checkout, or else downloaded from the repository at :data:`REPO_URL`."""
+    if file not in ("results.json", "figures.json"):
+        raise ValueError(f"file must be results.json or figures.json, got {file!r}.")
+    path = Path(folder) / file if folder is not None else REPOSITORY_DIR / "docs" / dataset / file
     if path.exists():
         return json.loads(path.read_text())
     raw = REPO_URL.replace("https://github.com/", "https://raw.githubusercontent.com/")
-    url = f"{raw}/main/docs/{dataset}/results.json"
+    url = f"{raw}/main/docs/{dataset}/{file}"
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             return json.loads(response.read().decode("utf-8"))

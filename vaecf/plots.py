@@ -4,7 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_training_curves", "plot_results", "plot_amortisation_gap", "plot_gap_decomposition",
+__all__ = ["plot_training_curves", "plot_results", "plot_amortisation_gap", "plot_gap_decomposition", "plot_total_mass",
            "plot_ndcg_by_activity",
            "category_codes", "scatter_coloured", "plot_item_map"]
 
@@ -98,6 +98,22 @@ def plot_gap_decomposition(gaps):
            title="Where the ELBO falls short of log p(x): the Gaussian family and the shared encoder")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_total_mass(totals: dict, clicks):
+    """Each user's predictions summed over all items against the user's clicks, one panel
+    per likelihood (``totals``: ``{likelihood: per-user sums}`` in the order of ``clicks``)."""
+    fig, axes = plt.subplots(1, len(totals), figsize=(4.2 * len(totals), 3.6), squeeze=False)
+    for ax, (likelihood, values) in zip(axes[0], totals.items()):
+        ax.scatter(clicks, values, s=8, alpha=0.5)
+        ax.set(xscale="log", xlabel="fold-in clicks of the test user (log scale)",
+               ylabel="sum of the predictions over all items", title=likelihood)
+        if np.ptp(values) < 1e-6:
+            ax.set_ylim(values.mean() - 0.5, values.mean() + 0.5)
+        ax.grid(alpha=0.3)
+    fig.suptitle("A fixed budget: only the multinomial's predictions sum to one for every user")
     fig.tight_layout()
     return fig
 

@@ -4,17 +4,28 @@ never train."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 
-from .annealing import AnnealingCurve, CapSweep
+from .annealing import AnnealingCurve, BetaChoice, CapSweep, smooth
 
 __all__ = ["plot_annealing_curve", "plot_rate_distortion", "plot_cap_sweep"]
 
 
-def plot_annealing_curve(curve: AnnealingCurve, ax=None):
-    """Validation score against β for a run annealed with no cap; the best β marked."""
+def plot_annealing_curve(curve: AnnealingCurve, ax=None, choice: BetaChoice | None = None):
+    """Validation score against β for a run annealed with no cap; the best β marked, and,
+    given the paper's choice of β (:func:`vaecf.annealing.choose_beta`), the smoothed curve
+    and its peak."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(curve.betas, curve.scores, color="tab:blue", label="annealed run (no cap)")
+    ax.plot(curve.betas, curve.scores, color="tab:blue", alpha=0.5 if choice else 1.0,
+            label="annealed run (no cap)")
+    if choice is not None:
+        smoothed = smooth(curve.scores, choice.window)
+        ax.plot(curve.betas, smoothed, color="black",
+                label=f"moving average over {choice.window} epochs")
+        peak = int(np.argmax(smoothed))
+        ax.scatter([curve.betas[peak]], [smoothed[peak]], marker="o", s=80, color="black",
+                   zorder=3, label=f"smoothed peak: β = {curve.betas[peak]:.2f}")
     ax.axvline(curve.best_beta, color="tab:red", linestyle="--", alpha=0.7)
     ax.scatter([curve.best_beta], [curve.best_score], marker="*", s=200, color="tab:red",
                zorder=3, label=f"best: β = {curve.best_beta:.2f}, {curve.best_score:.3f}")

@@ -79,7 +79,7 @@ def plot_beta_effect(sweep, beta: float | None = None, colour_by: str | None = N
     ax_lat.set(xlabel=f"principal axis 1 ({share[0]:.0%} of variance)",
                ylabel=f"principal axis 2 ({share[1]:.0%} of variance)",
                title=f"{PANEL_TITLES['latent']}, β = {beta:g}")
-    fig.suptitle(f"β = {beta:g}: KL {sweep.kl[i]:.1f} nats, reconstruction "
+    fig.suptitle(f"β = {beta:g}: KL {sweep.kl[i]:.1f} nats, distortion −E[log p(x|z)] "
                  f"{sweep.reconstruction[i]:.1f} nats, validation NDCG@100 {sweep.ndcg[i]:.3f}"
                  " — a larger β pulls every μ towards the prior",
                  fontsize=11)

@@ -17,7 +17,7 @@ import torch
 
 from .likelihoods import get_likelihood
 
-__all__ = ["item_predictions", "item_mass", "raise_one_item"]
+__all__ = ["item_predictions", "item_mass", "total_mass", "raise_one_item"]
 
 
 def item_predictions(logits: torch.Tensor, likelihood: str) -> torch.Tensor:
@@ -39,6 +39,13 @@ def item_mass(logits: torch.Tensor, likelihood: str) -> torch.Tensor:
         raise ValueError("every prediction of a user is ≤ 0, so there is no mass to share; "
                          "the Gaussian decoder predicts no clicks for this user.")
     return predictions / total
+
+
+def total_mass(logits: torch.Tensor, likelihood: str) -> torch.Tensor:
+    """Each user's predictions summed over the items, before any rescaling: exactly one
+    for the multinomial (its fixed budget), the expected number of clicks for the
+    logistic, an unbounded sum for the Gaussian."""
+    return item_predictions(logits, likelihood).sum(dim=-1)
 
 
 def raise_one_item(logits: torch.Tensor, item: int, delta: float, likelihood: str) -> dict:
