@@ -31,7 +31,8 @@ notebooks: $(STAMP)
 	  echo "executing $$nb"; \
 	  TQDM_DISABLE=1 OMP_NUM_THREADS=1 MPLBACKEND=module://matplotlib_inline.backend_inline \
 	    ../$(PY) -m jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=3600 "$$nb" || exit 1; \
+	    --ExecutePreprocessor.timeout=1800 "$$nb" || exit 1; \
+	  ../$(PY) -m vaecf.notebook strip "$$nb"; \
 	done
 
 clean:

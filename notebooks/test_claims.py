@@ -18,7 +18,16 @@ from vaecf.notebook import claim_is_consistent
 METRICS = Path(__file__).resolve().parent / "metrics"
 
 STABLE_AT_SMOKE = {
+    "01_problem_and_protocol": {"head_gets_more_than_its_share", "activity_is_skewed"},
+    "02_linear_latent_factor_models": {"network_fits_either_or", "wmf_misses_either_or"},
+    "03_choosing_a_likelihood": {"multinomial_budget_is_fixed", "ml1m_multinomial_beats_gaussian",
+                                 "ml1m_multinomial_level_with_logistic"},
+    "04_variational_inference": {"gap_is_kl_at_prior", "elbo_is_a_lower_bound",
+                                 "reparam_has_lower_variance", "both_unbiased",
+                                 "both_gaps_nonnegative"},
     "05_amortised_inference": {"gap_nonnegative", "gap_positive_on_average"},
+    "06_beta_elbo_and_annealing": {"ml1m_best_cap_beats_no_kl", "ml1m_best_cap_level_with_full_kl"},
+    "07_autoencoders_compared": {"ml1m_dae_beats_vae_for_heaviest", "ml1m_lightest_gain_within_noise"},
     "08_reproducing_the_paper": {"ml1m_dae_beats_vae", "ml1m_wmf_beats_vae", "ml1m_ease_beats_vae"},
 }
 """Per notebook, the claims that hold at smoke size too (the others may not: tiny data and a
@@ -98,12 +107,6 @@ def test_03_choosing_a_likelihood():
     names = ("multinomial", "logistic", "gaussian")
     for name in names:
         assert m[f"{name}_test_ndcg"] > m["pop_test_ndcg"], f"{name} should beat popularity"
-    # the order the notebook prints is the order of the recorded numbers
-    order = m["order"].split(" > ")
-    assert sorted(order) == sorted(names)
-    values = [m[f"{name}_test_ndcg"] for name in order]
-    assert values == sorted(values, reverse=True)
-    assert m["paper_order_holds"] == (order == list(names))
     assert m["multinomial_max_sum_deviation"] < 1e-5, "softmax probabilities must sum to one"
 def test_05_amortised_inference():
     m = metrics("05_amortised_inference")

@@ -132,3 +132,14 @@ def test_committed_results_are_read_from_a_folder_or_refused_clearly(tmp_path, m
     monkeypatch.setattr(notebook.urllib.request, "urlopen", offline)
     with pytest.raises(FileNotFoundError, match="No committed ml-1m results"):
         notebook.committed_results("ml-1m", folder=tmp_path / "absent")
+
+
+def test_saved_widget_state_is_stripped(tmp_path):
+    from vaecf.notebook import strip_widget_state
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+    notebook.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(notebook, path)
+    assert strip_widget_state(path) and "widgets" not in nbformat.read(path, 4).metadata
+    assert not strip_widget_state(path)

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Callable
 
 __all__ = ["REPO_URL", "smoke", "record_metrics", "train_or_load", "bootstrap_source",
-           "Claims", "CLAIM_MIME", "committed_claims", "claim_is_consistent", "committed_results"]
+           "Claims", "CLAIM_MIME", "committed_claims", "claim_is_consistent", "committed_results",
+           "strip_widget_state"]
 
 REPO_URL = "https://github.com/vaecf/vaecf"
 """Where the project lives; a fork changes this line and runs ``python -m vaecf.notebook sync``."""
@@ -259,10 +260,30 @@ def sync(repo_url: str = REPO_URL, folder: Path = NOTEBOOKS_DIR, readme: Path = 
     return changed
 
 
+def strip_widget_state(path: str | os.PathLike) -> bool:
+    """Remove the saved ipywidgets state from an executed notebook (it is large, and a
+    reader's kernel rebuilds the widgets); True when there was some."""
+    import nbformat
+
+    notebook = nbformat.read(Path(path), as_version=4)
+    if "widgets" not in notebook.metadata:
+        return False
+    del notebook.metadata["widgets"]
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    nbformat.write(notebook, tmp)
+    os.replace(tmp, path)
+    return True
+
+
 if __name__ == "__main__":
     import sys
 
-    if sys.argv[1:] != ["sync"]:
-        sys.exit("usage: python -m vaecf.notebook sync")
-    for changed_path in sync():
-        print(f"updated {changed_path}")
+    if sys.argv[1:2] == ["strip"] and len(sys.argv) > 2:
+        for notebook_path in sys.argv[2:]:
+            if strip_widget_state(notebook_path):
+                print(f"stripped the widget state of {notebook_path}")
+    elif sys.argv[1:] == ["sync"]:
+        for changed_path in sync():
+            print(f"updated {changed_path}")
+    else:
+        sys.exit("usage: python -m vaecf.notebook sync | strip NOTEBOOK...")
