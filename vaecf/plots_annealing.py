@@ -57,7 +57,7 @@ def plot_rate_distortion(curve: AnnealingCurve, sweep: CapSweep | None = None, a
         ax.set_xscale("log")  # a run with β = 0 can carry hundreds of nats
     ax.set(xlabel="rate: KL(q(z|x) ‖ p(z)) per user (nats)",
            ylabel="distortion: −E_q[log p(x|z)] per user (nats)",
-           title="Rate vs distortion: a larger β buys a smaller KL with worse reconstruction")
+           title="Rate vs distortion for the annealing run and the capped runs")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right")
     return ax.figure

@@ -13,7 +13,7 @@ from .plots import scatter_coloured
 __all__ = ["plot_beta_effect", "plot_annealing", "PANEL_TITLES"]
 
 PANEL_TITLES = {
-    "rate_distortion": "Rate–distortion: larger β buys a smaller KL with worse reconstruction",
+    "rate_distortion": "Rate–distortion: each β's KL against its distortion",
     "ndcg": "Validation NDCG@100 against β",
     "latent": "Validation users' posterior means μ (PCA)",
     "anneal_beta": "KL annealing: β grows linearly with the training step",
@@ -129,7 +129,7 @@ def plot_annealing(history: list, epoch: int | None = None, metric: str = "val_n
     ax_ndcg.set(xlabel="β reached at the end of the epoch", ylabel=label,
                 title=PANEL_TITLES["anneal_ndcg"])
     ax_ndcg.legend(loc="lower right")
-    fig.suptitle(f"Annealing β from 0 with no cap: {label} peaks at β ≈ {betas[best]:.2f} "
-                 "— the paper then retrains with β capped there", fontsize=11)
+    fig.suptitle(f"Annealing β from 0 with no cap: the best single epoch of {label} is at "
+                 f"β ≈ {betas[best]:.2f}", fontsize=11)
     fig.tight_layout()
     return fig

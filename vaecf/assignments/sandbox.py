@@ -190,6 +190,9 @@ class Bubblewrap(_Runner):
                 command += ["--ro-bind", top, top]
         for path in _ETC:
             command += ["--ro-bind-try", path, path]
+        # The private /tmp first, so that read-only roots below /tmp (a checkout or a virtual
+        # environment there) are bound on top of it rather than hidden by it.
+        command += ["--perms", "1777", "--tmpfs", "/tmp"]
         made = set()
         for root in _readonly_roots():
             for parent in reversed(root.parents[:-1]):  # bwrap would make them root-only
@@ -197,7 +200,7 @@ class Bubblewrap(_Runner):
                     command += ["--perms", "0755", "--dir", str(parent)]
                     made.add(parent)
             command += ["--ro-bind", str(root), str(root)]
-        command += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
+        command += ["--proc", "/proc", "--dev", "/dev",
                     "--bind", str(folder), INSIDE, "--chdir", INSIDE, "--clearenv"]
         for key, value in _environment("/tmp/home").items():
             command += ["--setenv", key, value]
