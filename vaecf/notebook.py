@@ -54,11 +54,8 @@ def record_metrics(notebook: str, metrics: dict) -> Path:
 
     Values must be JSON numbers, strings or booleans. Returns the file written.
     """
-    folder = _metrics_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{notebook}.json"
-    payload = {"notebook": notebook, "smoke": smoke(), "metrics": metrics}
-    path.write_text(json.dumps(payload, indent=2, default=float))
+    path = _metrics_dir() / f"{notebook}.json"
+    _write_json(path, {"notebook": notebook, "smoke": smoke(), "metrics": metrics})
     return path
 
 
