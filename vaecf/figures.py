@@ -5,8 +5,8 @@ own analyses (``python -m vaecf figures --dataset ml-1m``).
 It trains: one Mult-VAE annealed with no cap for ``epochs`` epochs, and, each to a
 validation plateau, one Mult-VAE per β cap (the cap-0.2 run is also the multinomial
 Mult-VAE of the likelihood and activity comparisons), one per other likelihood, and a
-Mult-DAE for the activity comparison. The
-numbers keep each kept model's per-user NDCG@100, so every comparison can be made paired.
+Mult-DAE for the activity comparison. The numbers keep each kept model's per-user
+NDCG@100, so every comparison can be made paired.
 Returns the numbers and the figures; the command line writes them to disk.
 """
 from __future__ import annotations

@@ -175,7 +175,7 @@ def committed_results(dataset: str = "ml-1m", folder: str | Path | None = None,
     except (OSError, ValueError) as error:
         raise FileNotFoundError(
             f"No committed {dataset} results at {path}, and {url} could not be read ({error}). "
-            "Run from a clone of the repository, or pass folder= a folder with results.json."
+            f"Run from a clone of the repository, or pass folder= a folder with {file}."
         ) from None
 
 
