@@ -123,7 +123,7 @@ def test_committed_results_are_read_from_a_folder_or_refused_clearly(tmp_path, m
     (tmp_path / "figures.json").write_text(json.dumps({"annealing": {}}))
     assert notebook.committed_results("ml-1m", folder=tmp_path)["dataset"] == "ml-1m"
     assert "annealing" in notebook.committed_results("ml-1m", folder=tmp_path, file="figures.json")
-    with pytest.raises(ValueError, match="results.json or figures.json"):
+    with pytest.raises(ValueError, match="results.json, figures.json, statistics.json"):
         notebook.committed_results("ml-1m", file="../secret")
 
     def offline(*args, **kwargs):

@@ -79,3 +79,11 @@ def test_an_interrupted_reproduction_resumes_from_its_checkpoints(tmp_path, monk
     resumed = json.loads((tmp_path / "resumed" / "results.json").read_text())["models"]
     for name in ("AE", "Mult-DAE", "Mult-VAE"):
         assert resumed[name]["test"] == straight[name]["test"]
+
+
+def test_counts_writes_the_click_statistics(tmp_path, capsys):
+    out = tmp_path / "statistics.json"
+    assert main(["counts", "--dataset", "synthetic", "--size", "tiny", "--statistics", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert written["dataset"] == "synthetic" and 0 < written["statistics"]["item_gini"] < 1
+    assert "Gini of item popularity" in capsys.readouterr().out

@@ -99,7 +99,21 @@ def _counts(args) -> int:
     if published:
         print("All published counts agree." if mismatches == 0 else
               f"{mismatches} count(s) differ from the published ones.")
+    if args.statistics:
+        _write_statistics(args, split)
     return 1 if mismatches else 0
+
+
+def _write_statistics(args, split) -> None:
+    from .assignments.atomic import write_atomically
+    from .data.statistics import click_statistics
+    from .plots_clicks import statistics_table
+
+    stats = click_statistics(split)
+    print("\n" + statistics_table({args.dataset: stats}))
+    payload = {"dataset": args.dataset, "seed": args.seed, "statistics": stats.as_dict()}
+    write_atomically(args.statistics, json.dumps(payload, indent=2))
+    print(f"Wrote {args.statistics}.")
 
 
 def _bench(args) -> int:
@@ -237,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cnt = commands.add_parser("counts", help="the protocol's counts, beside the published ones")
     _add_data_arguments(cnt)
+    cnt.add_argument("--statistics", default=None, metavar="FILE",
+                     help="also write the click statistics (density, Gini, clicks per user) "
+                          "to this JSON file, as docs/<dataset>/statistics.json")
     cnt.set_defaults(run=_counts)
     return parser
 

@@ -156,14 +156,18 @@ def committed_claims(path: str | os.PathLike) -> list[dict]:
             if CLAIM_MIME in output.get("data", {})]
 
 
+COMMITTED_FILES = ("results.json", "figures.json", "statistics.json")
+
+
 def committed_results(dataset: str = "ml-1m", folder: str | Path | None = None,
                       file: str = "results.json") -> dict:
     """Results on real data that the repository keeps in ``docs/<dataset>/``:
-    ``results.json`` (``python -m vaecf reproduce``) or ``figures.json`` (``python -m vaecf
-    figures``); results, never data, since MovieLens itself may not be redistributed. Read
+    ``results.json`` (``python -m vaecf reproduce``), ``figures.json`` (``python -m vaecf
+    figures``) or ``statistics.json`` (``python -m vaecf counts --statistics``); results,
+    never data, since MovieLens itself may not be redistributed. Read
     from the repository checkout, or else downloaded from the repository at :data:`REPO_URL`."""
-    if file not in ("results.json", "figures.json"):
-        raise ValueError(f"file must be results.json or figures.json, got {file!r}.")
+    if file not in COMMITTED_FILES:
+        raise ValueError(f"file must be one of {', '.join(COMMITTED_FILES)}, got {file!r}.")
     path = Path(folder) / file if folder is not None else REPOSITORY_DIR / "docs" / dataset / file
     if path.exists():
         return json.loads(path.read_text())
