@@ -17,20 +17,32 @@ def split():
     return paper_split(table, n_heldout=40, seed=0)
 
 
-def test_activity_groups_are_equal_sized_quantiles_with_the_right_means(split):
+def test_activity_groups_are_quantiles_whose_ranges_never_overlap(split):
     scorer = Popularity().fit(split.train).score
     result = ndcg_by_activity(scorer, split.test_fold_in, split.test_target, n_groups=5)
     clicks = np.diff(split.test_fold_in.indptr)
     ndcg = evaluate(scorer, split.test_fold_in, split.test_target)["ndcg@100"]
-    np.testing.assert_array_equal(result.size, [8] * 5)
+    assert result.size.sum() == 40 and len(result.size) == 5 and result.size.min() >= 4
     np.testing.assert_allclose(result.ndcg, ndcg)
     for g in range(5):
         members = result.group == g
         assert result.mean[g] == pytest.approx(ndcg[members].mean())
         assert result.low[g] == clicks[members].min() and result.high[g] == clicks[members].max()
-        assert result.stderr[g] == pytest.approx(ndcg[members].std(ddof=1) / np.sqrt(8))
-    assert np.all(result.high[:-1] <= result.low[1:])  # least active group first
+        assert result.stderr[g] == pytest.approx(ndcg[members].std(ddof=1) / np.sqrt(members.sum()))
+    assert np.all(result.high[:-1] < result.low[1:])  # least active first, no shared count
     assert len(result.labels()) == 5
+
+
+def test_tied_counts_share_a_group_and_empty_groups_are_dropped():
+    from vaecf.analysis import activity_groups
+
+    clicks = np.array([4, 4, 4, 4, 5, 6, 7, 8, 9, 10])
+    # cuts at the 2nd, 4th, 6th, 8th sorted counts: 4, 5, 7, 9; nobody lies below 4
+    np.testing.assert_array_equal(activity_groups(clicks, 5), [0, 0, 0, 0, 1, 1, 2, 2, 3, 3])
+    np.testing.assert_array_equal(activity_groups(clicks[::-1], 5), [3, 3, 2, 2, 1, 1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(activity_groups(np.arange(10), 5), np.arange(10) // 2)
+    with pytest.raises(ValueError, match="cannot cut 10 users into 11"):
+        activity_groups(clicks, 11)
 
 
 def test_activity_on_a_hand_made_example():

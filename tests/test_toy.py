@@ -109,3 +109,48 @@ def test_fit_starts_where_asked(case):
     np.testing.assert_allclose(q.mu, [-1.5, 1.5], atol=0.01)
     with pytest.raises(ValueError, match="init_mu"):
         toy.fit_gaussian_q(model, x, steps=3, init_mu=(0.0, 0.0, 0.0))
+
+
+def test_prior_and_likelihood_add_up_to_the_joint(case):
+    model, x, grid = case
+    log_prior, log_likelihood = grid.prior_and_likelihood(x)
+    z1, z2 = np.meshgrid(grid.axis, grid.axis, indexing="ij")
+    np.testing.assert_allclose(log_prior, -0.5 * (z1 ** 2 + z2 ** 2) - math.log(2 * math.pi), atol=1e-10)
+    # the likelihood at one grid point, from the decoder's probabilities directly
+    point = torch.tensor([grid.axis[7], grid.axis[100]], dtype=torch.float64)
+    direct = float((torch.tensor(x, dtype=torch.float64) * model.probabilities(point).log()).sum())
+    assert log_likelihood[7, 100] == pytest.approx(direct, abs=1e-10)
+
+
+def test_posterior_sd_is_the_priors_when_the_decoder_ignores_z():
+    # with no weights on z the likelihood is constant: the posterior is the prior, sd 1 per axis
+    model = toy.make_toy_model(n_items=3, hidden=2, scale=1.0, seed=0)
+    model.item_weights.zero_()
+    grid = toy.grid_posterior(model, np.array([1.0, 0.0, 2.0]), limit=7.0, n=281)
+    np.testing.assert_allclose(grid.posterior_sd(), [1.0, 1.0], atol=1e-6)
+
+
+def test_fit_from_starts_measures_every_fit_exactly(case):
+    model, x, grid = case
+    starts = {"origin": (0.0, 0.0), "left": (-1.5, 1.5)}
+    fits, elbo, kl, gap = toy.fit_from_starts(model, x, grid, starts, steps=40, n_samples=4, lr=0.05, seed=3)
+    assert list(fits) == list(elbo) == list(kl) == list(gap) == ["origin", "left"]
+    for name, init in starts.items():
+        alone = toy.fit_gaussian_q(model, x, steps=40, n_samples=4, lr=0.05, seed=3, init_mu=init)
+        np.testing.assert_array_equal(fits[name].mu, alone.mu)
+        assert elbo[name] == pytest.approx(toy.elbo_quadrature(model, x, alone.mu, alone.logvar).item())
+        assert kl[name] == pytest.approx(grid.kl_from(alone.mu, alone.logvar))
+        assert gap[name] == pytest.approx(grid.log_evidence - elbo[name])
+
+
+def test_gradient_estimator_stats_summarise_the_estimates(case):
+    model, x, _ = case
+    mu, logvar = np.zeros(2), np.zeros(2)
+    exact = toy.exact_mu_gradient(model, x, mu, logvar, n_points=60)
+    stats = toy.gradient_estimator_stats(model, x, mu, logvar, exact, [2, 8], n_repeats=50, seed=7)
+    assert set(stats) == {(m, s) for m in ("reparam", "score") for s in (2, 8)}
+    g = toy.gradient_estimates(model, x, mu, logvar, "score", n_samples=8, n_repeats=50, seed=7 + 8)
+    np.testing.assert_allclose(stats["score", 8]["mean"], g.mean(axis=0))
+    assert stats["score", 8]["variance"] == pytest.approx(g.var(axis=0, ddof=1).sum())
+    np.testing.assert_allclose(stats["score", 8]["z"],
+                               np.abs(g.mean(axis=0) - exact) / (g.std(axis=0, ddof=1) / np.sqrt(50)))

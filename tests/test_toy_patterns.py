@@ -105,3 +105,13 @@ def test_score_recommender_hides_the_target_and_scores_it():
     from vaecf.models import WMF
     wmf = score_recommender(data, lambda: WMF(n_factors=3, iterations=5, seed=0), seed=2)
     assert wmf["auc"] < 0.75 < perfect["auc"]
+
+
+def test_mean_by_kind_by_hand():
+    from vaecf.toy_patterns import KINDS, mean_by_kind
+    values = np.array([[1.0, 0.0], [0.5, 0.5], [2.0, 2.0], [0.0, 0.0], [3.0, 1.0]])
+    kind = np.array(["both", "A only", "neither", "B only", "both"])
+    assert mean_by_kind(values, kind) == {"neither": 2.0, "A only": 0.5, "B only": 0.0, "both": 1.25}
+    assert tuple(mean_by_kind(values, kind)) == KINDS
+    with pytest.raises(ValueError):
+        mean_by_kind(values, kind[:3])

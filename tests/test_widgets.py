@@ -138,6 +138,12 @@ def test_sweep_trains_each_beta_constant_and_one_annealed_run(data, trained):
     # the rate falls as β grows (the trade the first panel shows)
     assert trained.kl[0] > trained.kl[-1]
     assert trained.best_beta == trained.betas[np.argmax(trained.ndcg)]
+    # each β's per-user validation NDCG averages to the score of the epoch it kept
+    assert trained.ndcg_per_user.shape == (3, split.valid_fold_in.shape[0])
+    np.testing.assert_allclose(trained.ndcg_per_user.mean(axis=1), trained.ndcg, atol=1e-6)
+    diff = trained.paired(0.0, 2.0)
+    np.testing.assert_allclose(diff.difference, trained.ndcg[0] - trained.ndcg[2], atol=1e-6)
+    assert "constant β = 0" in diff.describe()
 
 
 def test_settings_are_checked():
@@ -155,7 +161,7 @@ def test_cache_round_trip_and_train_or_load(tmp_path, data, trained, monkeypatch
     path = trained.save(tmp_path / "sweep")
     assert path.suffix == ".npz" and path.with_suffix(".json").exists()
     back = BetaSweep.load(tmp_path / "sweep")
-    for name in ("betas", "reconstruction", "kl", "ndcg", "latent", "explained"):
+    for name in ("betas", "reconstruction", "kl", "ndcg", "latent", "explained", "ndcg_per_user"):
         np.testing.assert_array_equal(getattr(back, name), getattr(trained, name))
     assert back.properties.keys() == trained.properties.keys()
     for key in back.properties:
@@ -197,6 +203,18 @@ def test_add_point_keeps_the_grid_sorted():
     assert len(replaced.betas) == 6 and replaced.ndcg[i] == 0.1
     with pytest.raises(KeyError, match="not in this sweep"):
         sweep.index(0.7)
+    with pytest.raises(ValueError, match="no per-user NDCG"):
+        sweep.paired(0.0, 0.1)
+
+
+def test_add_point_carries_the_per_user_scores():
+    sweep = made_sweep()
+    sweep.ndcg_per_user = np.tile(sweep.ndcg[:, None], (1, 25))
+    point = {"beta": 0.3, "reconstruction": 156.0, "kl": 10.0, "ndcg": 0.5, "ndcg_per_user": np.full(25, 0.5),
+             "latent": np.zeros((25, 2)), "explained": np.array([0.5, 0.2]), "history": []}
+    grown = sweep.add_point(point)
+    np.testing.assert_allclose(grown.ndcg_per_user.mean(axis=1), grown.ndcg)
+    assert grown.paired(0.3, 0.0).difference == pytest.approx(0.1)
 
 
 # --- the figures over the whole slider range -------------------------------------------

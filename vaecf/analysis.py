@@ -13,7 +13,8 @@ import scipy.sparse as sp
 from .comparison import PairedDifference, paired_difference
 from .metrics import evaluate
 
-__all__ = ["ActivityBreakdown", "ndcg_by_activity", "activity_breakdown", "paired_by_group"]
+__all__ = ["ActivityBreakdown", "activity_groups", "ndcg_by_activity", "activity_breakdown",
+           "paired_by_group"]
 
 
 @dataclass
@@ -30,46 +31,66 @@ class ActivityBreakdown:
     k: int = 100
 
     def labels(self) -> list[str]:
-        return [f"{lo}–{hi} clicks" for lo, hi in zip(self.low, self.high)]
+        """``"4–11 clicks"``, ...: the groups' ranges never overlap (ties share a group)."""
+        return [f"{lo} clicks" if lo == hi else f"{lo}–{hi} clicks"
+                for lo, hi in zip(self.low, self.high)]
 
 
 def ndcg_by_activity(score_fn, fold_in: sp.csr_matrix, target: sp.csr_matrix,
                      n_groups: int = 5, k: int = 100, batch_size: int = 1000) -> ActivityBreakdown:
     """NDCG@k per activity quantile: users sorted by fold-in click count, cut into
-    ``n_groups`` equal-sized groups (quintiles by default; ties are broken by user order,
-    so every group has the same number of users).
+    ``n_groups`` groups of about equal size (quintiles by default) — see
+    :func:`activity_groups` for how ties are kept together.
 
     Args:
         score_fn: any scorer, ``score_fn(fold_in_batch) -> scores`` (``model.score``).
         fold_in, target: held-out users' input and what they must predict.
     """
-    if isinstance(n_groups, bool) or int(n_groups) != n_groups or n_groups < 1:
-        raise ValueError(f"n_groups must be a positive whole number, got {n_groups!r}.")
-    if n_groups > fold_in.shape[0]:
-        raise ValueError(f"cannot cut {fold_in.shape[0]} users into {n_groups} groups; "
-                         "use fewer groups.")
+    _check_groups(n_groups, fold_in.shape[0])
     ndcg = evaluate(score_fn, fold_in, target, ks_recall=(), ks_ndcg=(k,),
                     batch_size=batch_size)[f"ndcg@{k}"]
     return activity_breakdown(ndcg, fold_in, n_groups, k)
 
 
-def activity_breakdown(ndcg: np.ndarray, fold_in: sp.csr_matrix, n_groups: int = 5,
+def _check_groups(n_groups, n_users: int) -> None:
+    if isinstance(n_groups, bool) or int(n_groups) != n_groups or n_groups < 1:
+        raise ValueError(f"n_groups must be a positive whole number, got {n_groups!r}.")
+    if n_groups > n_users:
+        raise ValueError(f"cannot cut {n_users} users into {n_groups} groups; use fewer groups.")
+
+
+def activity_groups(clicks: np.ndarray, n_groups: int = 5) -> np.ndarray:
+    """Each user's activity group (0 = least active) from their click counts.
+
+    The cuts lie at the ``1/n_groups, 2/n_groups, …`` quantiles of the counts, and users with
+    the same count always share a group, so the groups' click ranges never overlap and their
+    sizes are only about equal. Where ties leave a group empty (many users with one count)
+    it is dropped, so there may be fewer than ``n_groups`` groups.
+    """
+    clicks = np.asarray(clicks)
+    _check_groups(n_groups, clicks.size)
+    ordered = np.sort(clicks)
+    starts = np.unique(ordered[[int(round(j * clicks.size / n_groups)) for j in range(1, int(n_groups))]])
+    group = np.searchsorted(starts, clicks, side="right")
+    return np.unique(group, return_inverse=True)[1].reshape(clicks.shape)  # drop empty groups
+
+
+def activity_breakdown(ndcg: np.ndarray, fold_in, n_groups: int = 5,
                        k: int = 100) -> ActivityBreakdown:
     """:func:`ndcg_by_activity` from per-user NDCG@k values already computed (in the
-    order of ``fold_in``'s rows)."""
+    order of ``fold_in``'s rows).
+
+    Args:
+        fold_in: the held-out users' fold-in matrix, or their fold-in click counts.
+    """
     ndcg = np.asarray(ndcg, dtype=float)
-    clicks = np.diff(sp.csr_matrix(fold_in).indptr)
+    clicks = np.diff(fold_in.indptr) if sp.issparse(fold_in) else np.asarray(fold_in)
     if ndcg.shape != clicks.shape:
         raise ValueError(f"need one NDCG value per user of fold_in ({clicks.size}), got "
                          f"{ndcg.shape}.")
-    if isinstance(n_groups, bool) or int(n_groups) != n_groups or not 1 <= n_groups <= clicks.size:
-        raise ValueError(f"n_groups must be a whole number from 1 to {clicks.size}, got {n_groups!r}.")
-    order = np.argsort(clicks, kind="stable")
-    group = np.empty(clicks.size, dtype=np.int64)
-    for index, members in enumerate(np.array_split(order, int(n_groups))):
-        group[members] = index
+    group = activity_groups(clicks, n_groups)
     stats = []
-    for index in range(int(n_groups)):
+    for index in range(int(group.max()) + 1):
         values, counts = ndcg[group == index], clicks[group == index]
         stderr = values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else 0.0
         stats.append((counts.min(), counts.max(), values.mean(), stderr, values.size))

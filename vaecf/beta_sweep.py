@@ -37,9 +37,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .comparison import PairedDifference, paired_difference
 from .data.genres import leaning_genres
 from .data.protocol import Split
 from .data.synthetic import SyntheticTruth
+from .metrics import evaluate
 from .models.autoencoders import MultVAE
 from .models.gaussian import kl_to_standard_normal, reparameterise
 from .models.inputs import csr_to_torch
@@ -49,7 +51,7 @@ __all__ = ["BetaSweep", "SweepSettings", "user_properties", "pca_2d", "measure_b
            "train_beta", "run_beta_sweep", "train_or_load_sweep", "DEFAULT_BETAS"]
 
 DEFAULT_BETAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
-_FORMAT = 1
+_FORMAT = 2
 
 
 @dataclass
@@ -115,6 +117,8 @@ class BetaSweep:
         histories: one training history per β (see :func:`vaecf.train.fit`).
         anneal_history: the history of the run annealed from β = 0 to 1 (or empty).
         info: the settings and data description the sweep was made with.
+        ndcg_per_user: (B, U) each validation user's NDCG@100 under each β's kept model,
+            for paired comparisons (:meth:`paired`).
     """
 
     betas: np.ndarray
@@ -127,6 +131,7 @@ class BetaSweep:
     histories: list = field(default_factory=list)
     anneal_history: list = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    ndcg_per_user: np.ndarray | None = None
 
     def __post_init__(self):
         b = len(self.betas)
@@ -139,6 +144,9 @@ class BetaSweep:
             if len(values) != self.latent.shape[1]:
                 raise ValueError(f"property {name!r} has {len(values)} values for "
                                  f"{self.latent.shape[1]} users.")
+        if self.ndcg_per_user is not None and self.ndcg_per_user.shape != self.latent.shape[:2]:
+            raise ValueError(f"ndcg_per_user must have shape (β values, users) = "
+                             f"{self.latent.shape[:2]}, got {self.ndcg_per_user.shape}.")
 
     @property
     def best_beta(self) -> float:
@@ -152,6 +160,13 @@ class BetaSweep:
                            "pick one of those or train it with train_beta(...) and add_point(...).")
         return int(hits[0])
 
+    def paired(self, beta_a: float, beta_b: float) -> PairedDifference:
+        """Validation NDCG@100 of the model at ``beta_a`` minus that at ``beta_b``, user by user."""
+        if self.ndcg_per_user is None:
+            raise ValueError("this sweep has no per-user NDCG; train it again with this version.")
+        a, b = self.ndcg_per_user[self.index(beta_a)], self.ndcg_per_user[self.index(beta_b)]
+        return paired_difference(a, b, f"constant β = {beta_a:g}", f"constant β = {beta_b:g}")
+
     def add_point(self, point: dict) -> "BetaSweep":
         """A new sweep with one more β (a dict from :func:`train_beta`); replaces an equal β."""
         keep = ~np.isclose(self.betas, point["beta"], rtol=0, atol=1e-9)
@@ -161,12 +176,15 @@ class BetaSweep:
             return np.concatenate([old[keep], np.asarray(new)[None]])[order]
 
         histories = [h for h, k in zip(self.histories, keep) if k] + [point["history"]]
+        per_user = (None if self.ndcg_per_user is None
+                    else merged(self.ndcg_per_user, point["ndcg_per_user"]))
         return BetaSweep(merged(self.betas, point["beta"]),
                          merged(self.reconstruction, point["reconstruction"]),
                          merged(self.kl, point["kl"]), merged(self.ndcg, point["ndcg"]),
                          merged(self.latent, point["latent"]),
                          merged(self.explained, point["explained"]), dict(self.properties),
-                         [histories[i] for i in order], list(self.anneal_history), dict(self.info))
+                         [histories[i] for i in order], list(self.anneal_history), dict(self.info),
+                         per_user)
 
     def save(self, path) -> Path:
         """Write ``path.npz`` (arrays) and ``path.json`` (histories, info); returns the npz."""
@@ -174,6 +192,8 @@ class BetaSweep:
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {"betas": self.betas, "reconstruction": self.reconstruction, "kl": self.kl,
                   "ndcg": self.ndcg, "latent": self.latent, "explained": self.explained}
+        if self.ndcg_per_user is not None:
+            arrays["ndcg_per_user"] = self.ndcg_per_user
         arrays.update({f"property:{k}": v for k, v in self.properties.items()})
         npz = path.with_suffix(".npz")
         np.savez_compressed(npz, **arrays)
@@ -291,9 +311,10 @@ def train_beta(split: Split, beta: float, settings: SweepSettings | None = None,
     result = fit(model, split, settings.train_config(beta), progress=progress)
     terms = measure_beta_terms(model, split.valid_fold_in, settings.n_samples, settings.seed)
     latent, explained = pca_2d(terms["mu"])
+    per_user = evaluate(model.score, split.valid_fold_in, split.valid_target, ks_recall=())["ndcg@100"]
     return {"beta": float(beta), "reconstruction": terms["reconstruction"], "kl": terms["kl"],
             "ndcg": result.best_score, "latent": latent, "explained": explained,
-            "history": result.history}
+            "history": result.history, "ndcg_per_user": per_user}
 
 
 def run_beta_sweep(split: Split, settings: SweepSettings | None = None,
@@ -321,7 +342,8 @@ def run_beta_sweep(split: Split, settings: SweepSettings | None = None,
         explained=np.stack([p["explained"] for p in points]),
         properties=user_properties(split, truth, item_genres),
         histories=[p["history"] for p in points],
-        anneal_history=anneal_history, info=meta)
+        anneal_history=anneal_history, info=meta,
+        ndcg_per_user=np.stack([p["ndcg_per_user"] for p in points]))
 
 
 def train_or_load_sweep(folder, split: Split, settings: SweepSettings | None = None,

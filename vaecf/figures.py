@@ -25,7 +25,7 @@ from .plots import plot_ndcg_by_activity
 from .plots_annealing import plot_annealing_curve, plot_cap_sweep
 from .train import PAPER_RUN_EPOCHS, TrainConfig, choose_device, fit
 
-__all__ = ["CAPS", "LIKELIHOOD_ORDER", "dataset_figures", "plot_likelihoods"]
+__all__ = ["CAPS", "LIKELIHOOD_ORDER", "activity_numbers", "dataset_figures", "plot_likelihoods"]
 
 CAPS = (0.0, 0.1, 0.2, 0.5, 1.0)
 LIKELIHOOD_ORDER = ("multinomial", "logistic", "gaussian")
@@ -59,6 +59,16 @@ def _test_ndcg(model, split):
 
 def _mean_and_error(values):
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
+
+
+def activity_numbers(breakdowns: dict, fold_in_clicks: np.ndarray) -> dict:
+    """The ``activity`` entry of ``figures.json``: per model the groups' labels, means and
+    errors, and per test user NDCG@100, group and fold-in clicks (so the groups can be
+    recomputed from the file alone)."""
+    return {name: {"labels": b.labels(), "mean": b.mean.tolist(), "stderr": b.stderr.tolist(),
+                   "ndcg": _rounded(b.ndcg), "group": b.group.tolist(),
+                   "fold_in_clicks": np.asarray(fold_in_clicks).tolist()}
+            for name, b in breakdowns.items()}
 
 
 def dataset_figures(split: Split, epochs: int | None = None, seed: int = 98765, device=None,
@@ -111,8 +121,6 @@ def dataset_figures(split: Split, epochs: int | None = None, seed: int = 98765, 
     fit(dae, split, converge, progress=progress)
     breakdowns = {"Mult-DAE": ndcg_by_activity(dae.score, split.test_fold_in, split.test_target),
                   "Mult-VAE": activity_breakdown(per_user["multinomial"], split.test_fold_in)}
-    numbers["activity"] = {name: {"labels": b.labels(), "mean": b.mean.tolist(),
-                                  "stderr": b.stderr.tolist(), "ndcg": _rounded(b.ndcg),
-                                  "group": b.group.tolist()} for name, b in breakdowns.items()}
+    numbers["activity"] = activity_numbers(breakdowns, np.diff(split.test_fold_in.indptr))
     figures["ndcg_by_activity"] = plot_ndcg_by_activity(breakdowns)
     return numbers, figures

@@ -26,8 +26,8 @@ from .likelihoods import multinomial
 from .models.gaussian import kl_to_standard_normal, reparameterise
 
 __all__ = ["ToyModel", "make_toy_model", "GridPosterior", "grid_posterior", "gaussian_log_density",
-           "elbo_estimate", "elbo_quadrature", "FittedQ", "fit_gaussian_q",
-           "gradient_estimates", "exact_mu_gradient"]
+           "elbo_estimate", "elbo_quadrature", "FittedQ", "fit_gaussian_q", "fit_from_starts",
+           "gradient_estimates", "exact_mu_gradient", "gradient_estimator_stats"]
 
 LATENT_DIM = 2
 
@@ -132,6 +132,13 @@ class GridPosterior:
                             device=self.model.item_bias.device)
         return torch.stack(torch.meshgrid(a, a, indexing="ij"), dim=-1)
 
+    def prior_and_likelihood(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """``(log p(z), log p(x | z))`` at the grid points, the two parts of ``log p(x, z)``
+        for the clicks ``x`` the grid was computed for."""
+        with torch.no_grad():
+            log_likelihood = self.model.log_likelihood(self.points(), _as_clicks(self.model, x)).cpu().numpy()
+        return self.log_joint - log_likelihood, log_likelihood
+
     def log_q(self, mu, logvar) -> np.ndarray:
         """``log q(z)`` of the diagonal Gaussian ``N(μ, diag exp(logvar))`` on the grid."""
         mu, logvar = (torch.as_tensor(np.asarray(v, dtype=np.float64), dtype=torch.float64,
@@ -153,6 +160,14 @@ class GridPosterior:
         p = np.exp(self.log_posterior) * self.cell_area
         z1, z2 = np.meshgrid(self.axis, self.axis, indexing="ij")
         return np.array([(p * z1).sum(), (p * z2).sum()])
+
+    def posterior_sd(self) -> np.ndarray:
+        """The posterior's standard deviation along each axis, ``sqrt(E[(z_k − E[z_k | x])² | x])``."""
+        posterior = np.exp(self.log_posterior)
+        mean = self.posterior_mean()
+        z1, z2 = np.meshgrid(self.axis, self.axis, indexing="ij")
+        return np.sqrt([(posterior * (z - m) ** 2).sum() * self.cell_area
+                        for z, m in ((z1, mean[0]), (z2, mean[1]))])
 
 
 def grid_posterior(model: ToyModel, x, limit: float = 5.0, n: int = 301) -> GridPosterior:
@@ -245,6 +260,23 @@ def fit_gaussian_q(model: ToyModel, x, steps: int = 1500, n_samples: int = 16, l
     return FittedQ(mu.detach().cpu().numpy(), logvar.detach().cpu().numpy(), trace)
 
 
+def fit_from_starts(model: ToyModel, x, grid: GridPosterior, starts: dict, **fit) -> tuple:
+    """Fit ``q`` by :func:`fit_gaussian_q` from each of ``starts`` (``{name: initial μ}``)
+    and measure each fit exactly.
+
+    ``fit`` is passed on to :func:`fit_gaussian_q` (steps, n_samples, lr, seed). Returns four
+    ``{name: ...}`` dicts: the fitted ``q``, its ELBO (eq. 5, by quadrature), its KL to the
+    posterior (on ``grid``) and the gap ``log p(x) − ELBO``, which equals that KL.
+    """
+    fits, elbo, kl, gap = {}, {}, {}, {}
+    for name, init in starts.items():
+        fits[name] = fit_gaussian_q(model, x, init_mu=init, **fit)
+        elbo[name] = elbo_quadrature(model, x, fits[name].mu, fits[name].logvar).item()
+        kl[name] = grid.kl_from(fits[name].mu, fits[name].logvar)
+        gap[name] = grid.log_evidence - elbo[name]
+    return fits, elbo, kl, gap
+
+
 def gradient_estimates(model: ToyModel, x, mu, logvar, method: str, n_samples: int,
                        n_repeats: int, seed: int = 0) -> np.ndarray:
     """``n_repeats`` independent estimates of ``∇_μ ELBO``, each from ``n_samples`` draws of q.
@@ -290,3 +322,24 @@ def exact_mu_gradient(model: ToyModel, x, mu, logvar, n_points: int = 200) -> np
                              device=model.item_bias.device)
     (grad,) = torch.autograd.grad(elbo_quadrature(model, x, mu, logvar, n_points), mu)
     return grad.cpu().numpy()
+
+
+def gradient_estimator_stats(model: ToyModel, x, mu, logvar, exact_gradient, sample_sizes,
+                             n_repeats: int, seed: int = 0) -> dict:
+    """How far each estimator of ``∇_μ ELBO`` lies from the exact gradient, and how noisy it is.
+
+    For each method (``"reparam"``, ``"score"``) and each S in ``sample_sizes``,
+    ``n_repeats`` estimates of :func:`gradient_estimates` with S samples each (seed
+    ``seed + S``). Returns ``{(method, S): {"mean", "variance", "z"}}``: the mean estimate,
+    the total variance (summed over the two coordinates) and, per coordinate,
+    ``|mean − exact| / standard error of the mean`` (about 2 or less for an unbiased estimator).
+    """
+    stats = {}
+    for method in ("reparam", "score"):
+        for S in sample_sizes:
+            g = gradient_estimates(model, x, mu, logvar, method, n_samples=S, n_repeats=n_repeats,
+                                   seed=seed + S)
+            standard_error = g.std(axis=0, ddof=1) / np.sqrt(n_repeats)
+            stats[method, S] = {"mean": g.mean(axis=0), "variance": g.var(axis=0, ddof=1).sum(),
+                                "z": np.abs(g.mean(axis=0) - exact_gradient) / standard_error}
+    return stats

@@ -29,10 +29,13 @@ import scipy.sparse as sp
 import torch
 import torch.nn as nn
 
-__all__ = ["EitherOrData", "make_either_or", "RankKLinear", "fit_rank_k_linear",
-           "fit_one_hidden_layer", "auc", "compare_linear_and_network", "score_recommender"]
+__all__ = ["KINDS", "EitherOrData", "make_either_or", "mean_by_kind", "RankKLinear",
+           "fit_rank_k_linear", "fit_one_hidden_layer", "auc", "compare_linear_and_network",
+           "score_recommender"]
 
 GROUPS = ("A", "B", "C")
+KINDS = ("neither", "A only", "B only", "both")
+"""The four kinds of user, by which of the tastes A and B they have."""
 
 
 @dataclass
@@ -97,6 +100,15 @@ def make_either_or(n_users: int = 600, items_per_group: int = 5, p_like: float =
     probability = np.where(liked_item, p_like, p_other)
     clicks = (rng.random(probability.shape) < probability).astype(np.float32)
     return EitherOrData(clicks, likes, groups, float(p_like), float(p_other))
+
+
+def mean_by_kind(values: np.ndarray, kind: np.ndarray) -> dict:
+    """``{kind of user: mean of values over that kind's rows}`` for each of :data:`KINDS`
+    (``values``: one row per user, e.g. the C clicks or a model's C scores)."""
+    values, kind = np.asarray(values), np.asarray(kind)
+    if values.shape[0] != kind.shape[0]:
+        raise ValueError(f"values has {values.shape[0]} rows but kind {kind.shape[0]} users.")
+    return {name: float(values[kind == name].mean()) for name in KINDS}
 
 
 @dataclass
