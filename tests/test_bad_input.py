@@ -107,8 +107,9 @@ def test_ratings_dat_with_single_colons(tmp_path):
 def test_ratings_csv_with_semicolons(tmp_path):
     path = tmp_path / "ratings.csv"
     path.write_text("userId;movieId;rating;timestamp\n1;2;4.0;100\n")
-    with pytest.raises(RatingFileError, match=r"line 2: the user field is missing or not a "
-                                              r"number.*user,item,rating"):
+    with pytest.raises(RatingFileError, match=r"first line 'userId;movieId;rating;timestamp' "
+                                              r"is separated by ';', but a ratings\.csv file is "
+                                              r"separated by ','"):
         read_ratings(path)
 
 
@@ -171,7 +172,8 @@ def test_duplicate_user_item_rows(tmp_path):
 def test_file_name_that_announces_no_format(tmp_path):
     path = tmp_path / "ratings.txt"
     path.write_text("1\t1\t5\t1\n")
-    with pytest.raises(RatingFileError, match=r"Cannot tell the format.*pass fmt="):
+    with pytest.raises(RatingFileError, match=r"Cannot tell the format.*fmt='ratings\.csv'.*"
+                                              r"--dataset custom"):
         read_ratings(path)
 
 

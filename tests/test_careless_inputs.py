@@ -1,0 +1,134 @@
+"""Bad or unusual inputs a careless researcher gives ``python -m vaecf``: each one gets the
+right outcome, never a traceback, a silently wrong answer or a lost file.
+
+Fixture files are written in the exact upstream layouts (``u.data``, ``ratings.dat``,
+``ratings.csv`` with its header ``userId,movieId,rating,timestamp``, ``movies.dat``) and,
+for a user's own data, as the click log the README shows.
+"""
+from __future__ import annotations
+
+import codecs
+import gzip
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROWS, write_ratings_csv
+from vaecf.data import RatingFileError, read_ratings
+from vaecf.data.titles import read_item_metadata
+
+CSV_HEADER = "userId,movieId,rating,timestamp"
+
+
+def csv_lines(rows=ROWS) -> list[str]:
+    return [f"{u},{i},{float(r)},{t}" for u, i, r, t in rows]
+
+
+# ---------------------------------------------------------------- files read by what they say
+def test_transposed_header_is_read_by_name(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("movieId,userId,rating,timestamp\n"
+                    + "".join(f"{i},{u},{float(r)},{t}\n" for u, i, r, t in ROWS))
+    table = read_ratings(path)
+    np.testing.assert_array_equal(table.user_ids, [r[0] for r in ROWS])
+    np.testing.assert_array_equal(table.item_ids, [r[1] for r in ROWS])
+
+
+def test_headerless_csv_is_refused_not_read_one_rating_short(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("\n".join(csv_lines()) + "\n")
+    with pytest.raises(RatingFileError, match=r"has no header line: its first line '1,1,5\.0,"
+                                              r"\d+' is a record.*userId,movieId"):
+        read_ratings(path)
+
+
+def test_extra_column_is_ignored_by_name(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("userId,tag,movieId,rating,timestamp\n"
+                    + "".join(f"{u},fun,{i},{float(r)},{t}\n" for u, i, r, t in ROWS))
+    table = read_ratings(path)
+    np.testing.assert_array_equal(table.ratings, [r[2] for r in ROWS])
+    np.testing.assert_array_equal(table.item_ids, [r[1] for r in ROWS])
+
+
+def test_header_aliases(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("item_id,score,user\n" + "".join(f"{i},{r},{u}\n" for u, i, r, _ in ROWS))
+    table = read_ratings(path)
+    np.testing.assert_array_equal(table.user_ids, [r[0] for r in ROWS])
+
+
+def test_header_that_cannot_be_mapped_lists_its_columns(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("a,b,c,d\n1,2,4.0,5\n")
+    with pytest.raises(RatingFileError, match=r"the header has columns 'a', 'b', 'c', 'd' but no "
+                                              r"user or item or rating column"):
+        read_ratings(path)
+
+
+def test_header_naming_a_column_twice(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("userId,user_id,movieId,rating\n1,1,2,4.0\n")
+    with pytest.raises(RatingFileError, match=r"names the user column twice \('userId' and "
+                                              r"'user_id'\)"):
+        read_ratings(path)
+
+
+def test_gzip_file_is_refused_by_name(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_bytes(gzip.compress(write_ratings_csv(tmp_path / "plain.csv").read_bytes()))
+    with pytest.raises(RatingFileError, match=r"is gzip-compressed, not a text file: unpack it "
+                                              r"first \(gunzip -k"):
+        read_ratings(path)
+
+
+def test_zip_archive_is_refused_by_name(tmp_path):
+    path = tmp_path / "ratings.dat"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("ml-1m/ratings.dat", "1::1::5::1\n")
+    with pytest.raises(RatingFileError, match=r"is a zip archive.*unzip"):
+        read_ratings(path)
+
+
+@pytest.mark.parametrize("encoding, shown", [("utf-16", "UTF-16"), ("utf-32", "UTF-32")])
+def test_wide_text_is_refused_by_name(tmp_path, encoding, shown):
+    path = tmp_path / "ratings.csv"
+    path.write_text(CSV_HEADER + "\n" + "\n".join(csv_lines()) + "\n", encoding=encoding)
+    with pytest.raises(RatingFileError, match=rf"is {shown} text; save it as UTF-8"):
+        read_ratings(path)
+
+
+def test_utf16_without_byte_order_mark(tmp_path):
+    path = tmp_path / "u.data"
+    path.write_bytes("1\t1\t5\t1\n".encode("utf-16-le"))
+    with pytest.raises(RatingFileError, match=r"holds NUL bytes.*UTF-16 text without a "
+                                              r"byte-order mark"):
+        read_ratings(path)
+
+
+def test_utf8_byte_order_mark_before_the_header(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_bytes(codecs.BOM_UTF8 + (CSV_HEADER + "\n" + "\n".join(csv_lines()) + "\n").encode())
+    assert len(read_ratings(path)) == len(ROWS)
+
+
+MOVIES = [(1, "Toy Story (1995)", "Animation|Children's|Comedy"),
+          (2, "Misérables, Les (1995)", "Drama|Musical"),
+          (3, "Crème de la crème (1999)", "Comedy")]
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-8"])
+def test_movies_dat_titles_in_either_encoding(tmp_path, encoding):
+    path = tmp_path / "movies.dat"
+    path.write_text("".join(f"{i}::{t}::{g}\n" for i, t, g in MOVIES), encoding=encoding)
+    titles, genres = read_item_metadata(path)
+    assert titles == {i: t for i, t, _ in MOVIES}
+    assert genres[2] == ["Drama", "Musical"]
+
+
+def test_real_ml1m_titles_are_not_garbled(shared_data):
+    titles, _ = read_item_metadata(shared_data / "ml-1m" / "movies.dat")
+    assert not any("Ã" in title for title in titles.values())
+    assert any("é" in title for title in titles.values())
