@@ -132,3 +132,36 @@ def test_real_ml1m_titles_are_not_garbled(shared_data):
     titles, _ = read_item_metadata(shared_data / "ml-1m" / "movies.dat")
     assert not any("Ã" in title for title in titles.values())
     assert any("é" in title for title in titles.values())
+
+
+# ---------------------------------------------------------------- ties in the ranking
+def test_equal_scores_are_not_ranked_by_item_index():
+    from vaecf.metrics import ndcg_at_k, recall_at_k
+
+    n_items = 10
+    scores = np.zeros((n_items, n_items))
+    target = np.eye(n_items)  # user j's one held-out item is item j
+    hits = np.array([recall_at_k(scores, target, 1, seed=seed) for seed in range(300)])
+    # Before: item 0 always won the tie (user 0 scored 1, every other user 0).
+    assert 0 < hits[:, 0].mean() < 0.25 and 0 < hits[:, -1].mean() < 0.25
+    assert hits.mean() == pytest.approx(1 / n_items, abs=0.02)
+    np.testing.assert_array_equal(ndcg_at_k(scores, target, 3, seed=7),
+                                  ndcg_at_k(scores, target, 3, seed=7))
+
+
+def test_ties_do_not_depend_on_batching():
+    from vaecf.metrics import evaluate
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    fold_in = sp.csr_matrix((rng.random((30, 12)) < 0.2).astype(np.float32))
+    target = ((rng.random((30, 12)) < 0.3) & (fold_in.toarray() == 0)).astype(np.float32)
+    target[target.sum(axis=1) == 0, -1] = 1
+    target = sp.csr_matrix(target)
+    weights = np.round(rng.random((12, 12)))  # 0/1 weights: scores are small whole numbers
+    rounded = lambda batch: np.asarray(batch @ weights)  # noqa: E731
+    assert (np.diff(np.sort(rounded(fold_in), axis=1), axis=1) == 0).any(axis=1).all()
+    a = evaluate(rounded, fold_in, target, ks_recall=(5,), ks_ndcg=(10,), batch_size=7)
+    b = evaluate(rounded, fold_in, target, ks_recall=(5,), ks_ndcg=(10,), batch_size=100)
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name])
