@@ -202,8 +202,8 @@ def test_unknown_synthetic_size():
 
 
 def test_local_path_without_the_ratings_file(tmp_path):
-    with pytest.raises(DatasetUnavailable, match=r"No u\.data for ml-100k at .*Point path= "
-                                                 r"at the file"):
+    with pytest.raises(DatasetUnavailable, match=r"No u\.data for ml-100k at .*Point the "
+                                                 r"ratings file \(--path\) at the file"):
         load_movielens("ml-100k", path=tmp_path, download=False)
 
 
@@ -433,7 +433,7 @@ def test_cli_too_many_heldout_users(capsys, tmp_path):
     code, err = run_cli(["reproduce", "--dataset", "ml-100k", "--path", str(path),
                          "--heldout", "600", "--out", str(tmp_path / "out"), "--quiet"], capsys)
     assert code == 2
-    assert "error: ml-100k has 12 users after filtering, too few for 600 validation" in err
+    assert "error: ml-100k (modified) has 12 users after filtering, too few for 600 validation" in err
 
 
 @pytest.mark.parametrize("value", ["abc", "1.5", "0.5"])

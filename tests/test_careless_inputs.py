@@ -165,3 +165,139 @@ def test_ties_do_not_depend_on_batching():
     b = evaluate(rounded, fold_in, target, ks_recall=(5,), ks_ndcg=(10,), batch_size=100)
     for name in a:
         np.testing.assert_allclose(a[name], b[name])
+
+
+# ---------------------------------------------------------------- known releases are known
+def test_ml1m_given_as_ml100k_is_refused_by_content(shared_data):
+    from vaecf.data import DatasetMismatch, load_movielens
+
+    with pytest.raises(DatasetMismatch, match=r"holds the ml-1m release \(1,000,209 ratings, "
+                                              r"6,040 users, 3,706 items\), not ml-100k: pass "
+                                              r"--dataset ml-1m"):
+        load_movielens("ml-100k", path=shared_data / "ml-1m" / "ratings_no_timestamp.dat",
+                       download=False)
+
+
+def test_ml1m_folder_given_as_ml100k_names_the_dataset_it_holds(tmp_path):
+    from vaecf.data import DatasetUnavailable, load_movielens
+    from conftest import write_ratings_dat
+
+    write_ratings_dat(tmp_path / "ratings.dat")
+    with pytest.raises(DatasetUnavailable, match=r"which holds ml-1m's ratings\.dat: pass "
+                                                 r"--dataset ml-1m"):
+        load_movielens("ml-100k", path=tmp_path, download=False)
+
+
+def test_real_releases_are_recognised_without_a_warning(shared_data, recwarn):
+    from vaecf.data import load_movielens
+
+    ml100k = load_movielens("ml-100k", path=shared_data / "ml-100k", download=False)
+    ml1m = load_movielens("ml-1m", path=shared_data / "ml-1m", download=False)
+    assert ml100k.provenance["status"] == "release" and ml100k.name == "ml-100k"
+    assert ml1m.provenance["status"] == "release ratings"  # same ratings, no timestamps
+    assert not [w for w in recwarn if "release" in str(w.message)]
+
+
+def test_modified_copy_warns_and_is_labelled(tmp_path):
+    from conftest import write_u_data
+    from vaecf.data import ModifiedDataWarning, load_movielens
+
+    with pytest.warns(ModifiedDataWarning, match=r"is not the ml-100k release.*labelled as "
+                                                 r"modified data \('ml-100k \(modified\)'\)"):
+        table = load_movielens("ml-100k", path=write_u_data(tmp_path / "u.data"))
+    assert table.name == "ml-100k (modified)" and table.provenance["status"] == "modified"
+
+
+def test_path_with_the_synthetic_dataset_is_an_error(tmp_path):
+    from vaecf.data import load_dataset
+
+    with pytest.raises(ValueError, match=r"a ratings file \(--path .*\) was given, but the "
+                                         r"dataset \(--dataset\) is synthetic"):
+        load_dataset("synthetic", path=tmp_path / "u.data")
+
+
+# ---------------------------------------------------------------- your own click log
+def click_log(path: Path, header="user,item", n_users=30, n_items=40, rating=None) -> Path:
+    """The README's example: one click a line, ``user,item`` (optionally ``,rating``)."""
+    rng = np.random.default_rng(0)
+    lines = [header]
+    for user in range(n_users):
+        for item in rng.choice(n_items, size=8, replace=False):
+            lines.append(f"u{user},film-{item}" + ("" if rating is None else f",{rating}"))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_click_log_with_text_ids_and_no_rating(tmp_path):
+    from vaecf.data import load_dataset, paper_split
+
+    table, truth = load_dataset("custom", path=click_log(tmp_path / "clicks.csv"))
+    assert truth is None and len(table) == 30 * 8 and table.n_users == 30
+    assert set(table.item_titles.values()) <= {f"film-{i}" for i in range(40)}
+    split = paper_split(table, n_heldout=0.1, seed=1)
+    assert split.counts()["valid_users"] == 3  # 10% of 30 users
+
+
+def test_click_log_with_every_rating_one(tmp_path):
+    from vaecf.data import load_dataset, paper_split
+
+    table, _ = load_dataset("custom", path=click_log(tmp_path / "c.csv", "user,item,rating",
+                                                     rating=1))
+    assert paper_split(table, n_heldout=3, seed=1).counts()["train_clicks"] > 0
+    with pytest.raises(ValueError, match=r"No user has 5 or more ratings above 1.*"
+                                         r"--click-threshold"):
+        paper_split(load_dataset("custom", path=tmp_path / "c.csv", click_threshold=1)[0])
+
+
+def test_click_threshold_without_a_rating_column(tmp_path):
+    from vaecf.data import load_dataset
+
+    with pytest.raises(RatingFileError, match=r"has no rating column \(its header: 'user', "
+                                              r"'item'\), so a click threshold "
+                                              r"\(--click-threshold\) cannot apply"):
+        load_dataset("custom", path=click_log(tmp_path / "c.csv"), click_threshold=3.5)
+
+
+def test_click_threshold_for_movielens_is_refused():
+    from vaecf.data import load_dataset
+
+    with pytest.raises(ValueError, match=r"click threshold \(--click-threshold\) applies to a "
+                                         r"click log of your own"):
+        load_dataset("ml-1m", click_threshold=3)
+
+
+def test_custom_without_a_file():
+    from vaecf.data import load_dataset
+
+    with pytest.raises(ValueError, match=r"custom dataset reads a click log of your own: give "
+                                         r"its file \(--path\)"):
+        load_dataset("custom")
+
+
+def test_headerless_click_log_is_refused(tmp_path):
+    from vaecf.data import load_dataset
+
+    path = tmp_path / "clicks.csv"
+    path.write_text("1,2\n1,3\n")
+    with pytest.raises(RatingFileError, match=r"has no header line: its first line '1,2'"):
+        load_dataset("custom", path=path)
+
+
+def test_one_column_click_log(tmp_path):
+    from vaecf.data import load_dataset
+
+    path = tmp_path / "clicks.txt"
+    path.write_text("user item\n1 2\n")
+    with pytest.raises(RatingFileError, match=r"first line 'user item' has one column"):
+        load_dataset("custom", path=path)
+
+
+def test_repeated_clicks_are_one_click_but_repeated_ratings_are_refused(tmp_path):
+    from vaecf.data import load_dataset
+
+    path = tmp_path / "clicks.tsv"
+    path.write_text("user_id\titem_id\tscore\n1\t7\t5\n1\t8\t4\n1\t7\t2\n")
+    table, _ = load_dataset("custom", path=path)
+    assert len(table) == 2 and table.provenance["repeated_clicks_merged"] == 1
+    with pytest.raises(RatingFileError, match=r"user 1 rated item 7 twice \(lines 2 and 4\)"):
+        load_dataset("custom", path=path, click_threshold=3)

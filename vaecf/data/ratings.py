@@ -237,11 +237,17 @@ def header_columns(path: Path, separator: str, encoding: str, required, what: st
 def read_fields(path: Path, separator: str, n_fields: int, encoding: str, what: str,
                 skip_header: bool) -> pd.DataFrame:
     """Every record as strings, columns numbered; a line with too many fields is refused."""
-    try:
+    def read(text_encoding):
         return pd.read_csv(path, sep=separator, header=None, names=list(range(n_fields)),
                            skiprows=1 if skip_header else 0, engine="c", low_memory=False,
                            keep_default_na=False, na_values=[""], dtype=str,
-                           encoding="utf-8-sig" if encoding == "utf-8-sig" else "latin-1")
+                           encoding=text_encoding)
+
+    try:
+        try:
+            return read(encoding)
+        except UnicodeDecodeError:  # UTF-8 at the start, another encoding further on
+            return read("latin-1")
     except pd.errors.ParserError as error:
         raise RatingFileError(
             f"{path} is not a well-formed {what} ({str(error).strip()}). Each line must hold "
