@@ -137,11 +137,15 @@ def evaluate(score_fn: Callable[..., np.ndarray], fold_in: sp.csr_matrix,
         users: the users' ids, for a scorer that needs to know who they are (the
             synthetic oracle); then ``score_fn(batch, users_of_batch)`` is called.
 
+    A K larger than the catalogue is capped to it (the ranking then holds every item;
+    the metric keeps its name, e.g. ``ndcg@100`` on 78 items is NDCG over all 78).
+
     Returns:
         ``{"recall@20": array, "recall@50": array, "ndcg@100": array}`` (one value a user).
     """
     if fold_in.shape != target.shape:
         raise ValueError(f"fold-in {fold_in.shape} and target {target.shape} differ in shape.")
+    n_items = fold_in.shape[1]
     results = {f"recall@{k}": [] for k in ks_recall}
     results.update({f"ndcg@{k}": [] for k in ks_ndcg})
     for start in range(0, fold_in.shape[0], batch_size):
@@ -149,7 +153,7 @@ def evaluate(score_fn: Callable[..., np.ndarray], fold_in: sp.csr_matrix,
         raw = score_fn(fold_in[rows]) if users is None else score_fn(fold_in[rows], users[rows])
         scores = exclude_fold_in(raw, fold_in[rows])
         for k in ks_recall:
-            results[f"recall@{k}"].append(recall_at_k(scores, target[rows], k))
+            results[f"recall@{k}"].append(recall_at_k(scores, target[rows], min(k, n_items)))
         for k in ks_ndcg:
-            results[f"ndcg@{k}"].append(ndcg_at_k(scores, target[rows], k))
+            results[f"ndcg@{k}"].append(ndcg_at_k(scores, target[rows], min(k, n_items)))
     return {name: np.concatenate(values) for name, values in results.items()}

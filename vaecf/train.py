@@ -44,6 +44,7 @@ from .data.protocol import Split
 from .metrics import evaluate
 from .models.autoencoders import AutoencoderRecommender
 from .models.inputs import csr_to_torch
+from .outputs import atomic_write
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "CheckpointMismatch",
            "beta_at", "fit", "train_epoch", "make_optimiser", "choose_device"]
@@ -221,9 +222,8 @@ def _validation_ndcg(model, split, config) -> float:
 
 
 def _save(path: Path, state: dict):
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Write a checkpoint through a temporary file and a rename (removed on failure)."""
+    atomic_write(path, lambda handle: torch.save(state, handle))
 
 
 _CHECKPOINT_KEYS = ("model_config", "train_config", "split_fingerprint", "epoch", "model_state")
