@@ -301,3 +301,279 @@ def test_repeated_clicks_are_one_click_but_repeated_ratings_are_refused(tmp_path
     assert len(table) == 2 and table.provenance["repeated_clicks_merged"] == 1
     with pytest.raises(RatingFileError, match=r"user 1 rated item 7 twice \(lines 2 and 4\)"):
         load_dataset("custom", path=path, click_threshold=3)
+
+
+# ---------------------------------------------------------------- the command line
+def run_cli(args, capsys) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``python -m vaecf ...`` (argparse errors exit too)."""
+    from vaecf.cli import main
+
+    try:
+        code = main(args)
+    except SystemExit as stop:
+        code = stop.code
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.out, captured.err
+
+
+TINY = ["reproduce", "--size", "tiny", "--epochs", "1", "--quiet"]
+
+
+def test_path_without_dataset_is_an_error(tmp_path, capsys):
+    code, _, err = run_cli(TINY + ["--path", str(tmp_path / "nowhere.csv"),
+                                   "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "(--dataset) is synthetic, which reads no file" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_custom_click_log_runs_end_to_end(tmp_path, capsys):
+    import json
+
+    path = click_log(tmp_path / "clicks.csv")
+    code, out, err = run_cli(["reproduce", "--dataset", "custom", "--path", str(path),
+                              "--epochs", "2", "--quiet", "--out", str(tmp_path / "run")], capsys)
+    assert code == 0, err
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["dataset"] == "custom" and "paper" not in results
+    assert results["data"]["status"] == "custom" and results["k_capped"]["items"] < 100
+    assert "custom data (clicks.csv)" in out and "paper:" not in out
+    assert "ranks all" in out  # K capped to the catalogue, with a note
+    for entry in results["models"].values():
+        assert 0 <= entry["test"]["ndcg@100"] <= 1
+
+
+def test_click_threshold_flag_takes_a_number(tmp_path, capsys):
+    code, _, err = run_cli(TINY + ["--click-threshold", "high"], capsys)
+    assert code == 2 and "argument --click-threshold: expected a number such as 3.5" in err
+
+
+@pytest.mark.parametrize("seed", ["-5", "x", "4294967296"])
+def test_bad_seed_names_the_flag(capsys, seed):
+    code, _, err = run_cli(TINY + ["--seed", seed], capsys)
+    assert code == 2 and f"argument --seed: expected a whole number from 0 to 4294967295" in err
+
+
+def test_heldout_of_one_is_too_small_for_a_standard_error(tmp_path, capsys):
+    code, _, err = run_cli(TINY + ["--heldout", "1", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2
+    assert "too few for a standard error, which needs at least 2" in err and "--heldout 2" in err
+
+
+def test_beta_cap_above_one_warns(tmp_path, capsys):
+    code, _, err = run_cli(TINY + ["--beta-cap", "1e9", "--out", str(tmp_path / "o")], capsys)
+    assert code == 0
+    assert "warning: the β cap (--beta-cap) 1e+09 is above 1; the paper's range is [0, 1]" in err
+
+
+@pytest.mark.parametrize("device, shown", [
+    ("gpu", "no such device"), ("meta", "meta tensors hold no data"),
+    ("cuda", "sees no CUDA GPU"), ("mps", "has no MPS")])
+def test_unusable_device_fails_before_training(tmp_path, capsys, device, shown, monkeypatch):
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    if device == "mps" and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    monkeypatch.setattr("vaecf.reproduce.run_models", lambda *a, **k: pytest.fail("trained"))
+    code, _, err = run_cli(TINY + ["--device", device, "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and f"the device (--device) '{device}' cannot be used" in err
+    assert shown in err and "Use --device cpu" in err
+
+
+def test_out_that_is_a_file(tmp_path, capsys):
+    (tmp_path / "o").write_text("my notes")
+    code, _, err = run_cli(TINY + ["--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "--out" in err and "is a file, not a folder" in err
+    assert (tmp_path / "o").read_text() == "my notes"
+
+
+def test_read_only_out_fails_before_training(tmp_path, capsys, monkeypatch):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o").chmod(0o555)
+    monkeypatch.setattr("vaecf.reproduce.run_models", lambda *a, **k: pytest.fail("trained"))
+    try:
+        code, _, err = run_cli(TINY + ["--out", str(tmp_path / "o")], capsys)
+    finally:
+        (tmp_path / "o").chmod(0o755)
+    assert code == 2 and "cannot write" in err and "choose another --out" in err
+
+
+def test_read_only_out_by_fault_injection(tmp_path, capsys, monkeypatch):
+    import errno
+    import vaecf.outputs
+
+    def refused(path, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(vaecf.outputs, "open", refused, raising=False)
+    monkeypatch.setattr("vaecf.reproduce.run_models", lambda *a, **k: pytest.fail("trained"))
+    code, _, err = run_cli(TINY + ["--out", str(tmp_path / "o")], capsys)
+    assert code == 2
+    assert "cannot write" in err and "(Permission denied): choose another --out" in err
+
+
+def test_full_disk_at_the_end_loses_nothing(tmp_path, capsys, monkeypatch):
+    import errno
+    import json
+    import vaecf.outputs
+
+    out = tmp_path / "o"
+    assert run_cli(TINY + ["--out", str(out)], capsys)[0] == 0
+    before = (out / "results.json").read_text()
+
+    def full(path, value):
+        return vaecf.outputs.atomic_write(path, lambda handle: (handle.write(b'{"trunc'),
+                                                                _raise(errno.ENOSPC)))
+
+    def _raise(code):
+        raise OSError(code, "No space left on device")
+
+    monkeypatch.setattr(vaecf.outputs, "write_json", full)
+    code, _, err = run_cli(TINY + ["--out", str(out), "--overwrite"], capsys)
+    assert code == 2 and "no space left on the disk" in err and "--out" in err
+    assert not list(out.rglob("*.tmp"))  # the temporary file was removed
+    aside = next(out.glob("previous-*"))
+    assert (aside / "results.json").read_text() == before  # the old results moved, not lost
+    assert json.loads(before)["models"]
+
+
+def test_full_disk_while_checkpointing(tmp_path, capsys, monkeypatch):
+    import errno
+    import torch
+
+    calls = {"n": 0}
+    real_save = torch.save
+
+    def save(state, handle, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            handle.write(b"x" * 1000)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(state, handle, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+    out = tmp_path / "o"
+    code, _, err = run_cli(TINY + ["--epochs", "2", "--out", str(out)], capsys)
+    assert code == 2 and "no space left on the disk" in err
+    assert "rerun the same command" in err
+    assert not list(out.rglob("*.tmp")) and (out / "checkpoints" / "AE.pt").exists()
+
+
+def test_unreadable_results_are_treated_as_absent(tmp_path, capsys):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "results.json").write_text('{"models": {"Mult-VA')  # a full disk cut it short
+    code, _, err = run_cli(TINY + ["--out", str(out)], capsys)
+    assert code == 0
+    assert "warning:" in err and "cannot be read" in err and "moved aside" in err
+    assert next(out.glob("previous-*/results.json")).read_text().startswith('{"models"')
+
+
+def test_overwrite_with_a_bad_path_keeps_the_checkpoints(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert run_cli(TINY + ["--out", str(out)], capsys)[0] == 0
+    code, _, err = run_cli(["reproduce", "--dataset", "ml-100k", "--path",
+                            str(tmp_path / "typo" / "u.data"), "--overwrite", "--quiet",
+                            "--out", str(out)], capsys)
+    assert code == 2 and "No u.data for ml-100k" in err
+    assert (out / "results.json").exists() and (out / "checkpoints" / "Mult-VAE.pt").exists()
+    assert not list(out.glob("previous-*"))
+
+
+def test_overwrite_moves_old_outputs_aside_and_says_where(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert run_cli(TINY + ["--out", str(out)], capsys)[0] == 0
+    code, _, err = run_cli(TINY + ["--out", str(out), "--overwrite"], capsys)
+    assert code == 0
+    aside = next(out.glob("previous-*"))
+    assert f"Moved the earlier outputs to {aside}/" in err
+    assert {p.name for p in aside.iterdir()} == {"results.json", "training_curves.png",
+                                                 "test_ndcg.png", "checkpoints"}
+
+
+def test_someone_elses_pngs_are_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "test_ndcg.png").write_bytes(b"my figure")
+    code, _, err = run_cli(TINY + ["--out", str(out)], capsys)
+    assert code == 2
+    assert "holds another run's files (test_ndcg.png) but no results.json" in err
+    assert (out / "test_ndcg.png").read_bytes() == b"my figure"
+
+
+def test_second_run_on_the_same_out_refuses(tmp_path, capsys):
+    import fcntl
+
+    out = tmp_path / "o"
+    out.mkdir()
+    with open(out / ".vaecf.lock", "w") as held:
+        held.write("4242")
+        held.flush()
+        fcntl.flock(held, fcntl.LOCK_EX)
+        code, _, err = run_cli(TINY + ["--out", str(out)], capsys)
+    assert code == 2
+    assert "another vaecf run (process 4242) is writing to --out" in err
+    assert not (out / "results.json").exists()
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("vaecf.reproduce.run_models", interrupted)
+    code, _, err = run_cli(TINY + ["--out", str(tmp_path / "o")], capsys)
+    assert code == 130 and "interrupted; rerun the same command to resume" in err
+
+
+def test_ml1m_given_as_ml100k_on_the_command_line(shared_data, tmp_path, capsys):
+    code, _, err = run_cli(["reproduce", "--dataset", "ml-100k", "--path",
+                            str(shared_data / "ml-1m" / "ratings_no_timestamp.dat"),
+                            "--quiet", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "holds the ml-1m release" in err and "pass --dataset ml-1m" in err
+
+
+def test_own_file_as_ml20m_gets_no_paper_numbers(tmp_path, capsys):
+    import json
+
+    path = write_ratings_csv(tmp_path / "ratings.csv")
+    code, out, err = run_cli(["reproduce", "--dataset", "ml-20m", "--path", str(path),
+                              "--heldout", "2", "--epochs", "1", "--quiet",
+                              "--out", str(tmp_path / "o")], capsys)
+    assert code == 0, err
+    assert "warning:" in err and "labelled as modified data ('ml-20m (modified)')" in err
+    results = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert "paper" not in results and results["data"]["status"] == "modified"
+    assert "ml-20m (modified)" in out and "paper:" not in out
+
+
+def test_fit_without_validation_users_is_a_clear_error():
+    import scipy.sparse as sp
+    from vaecf.data import paper_split
+    from vaecf.models import MultDAE
+    from vaecf.train import TrainConfig, fit
+    from test_bad_input import table
+
+    split = paper_split(table(), n_heldout=2, seed=1)
+    empty = sp.csr_matrix((0, split.n_items), dtype=np.float32)
+    split.valid_fold_in, split.valid_target = empty, empty
+    with pytest.raises(ValueError, match=r"no validation users"):
+        fit(MultDAE(split.n_items, hidden_dims=(4,)), split, TrainConfig(epochs=1, eval_k=5),
+            progress=False)
+
+
+def test_figures_check_device_and_out_before_training(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("vaecf.figures.dataset_figures", lambda *a, **k: pytest.fail("trained"))
+    code, _, err = run_cli(["figures", "--size", "tiny", "--device", "gpu", "--quiet",
+                            "--out", str(tmp_path / "f")], capsys)
+    assert code == 2 and "the device (--device) 'gpu' cannot be used" in err
+    (tmp_path / "g").mkdir()
+    (tmp_path / "g" / "beta_sweep.png").write_bytes(b"mine")
+    code, _, err = run_cli(["figures", "--size", "tiny", "--quiet", "--out", str(tmp_path / "g")],
+                           capsys)
+    assert code == 2 and "holds another run's files (beta_sweep.png) but no figures.json" in err
