@@ -153,7 +153,8 @@ class RunFolder:
                    and p.suffix in (".png", ".json") and p.name not in self.outputs]
         finished_elsewhere = [p for p in present if p.is_file()] + foreign
         if self.overwrite:
-            return sorted(set(unreadable + present + foreign + ([results] if results.exists() else [])))
+            earlier = present + foreign + ([results] if results.exists() else [])
+            return sorted(set(earlier))
         if finished_elsewhere and not unreadable:
             names = ", ".join(sorted(p.name for p in finished_elsewhere))
             raise RunFolderTaken(
