@@ -107,8 +107,9 @@ def test_ratings_dat_with_single_colons(tmp_path):
 def test_ratings_csv_with_semicolons(tmp_path):
     path = tmp_path / "ratings.csv"
     path.write_text("userId;movieId;rating;timestamp\n1;2;4.0;100\n")
-    with pytest.raises(RatingFileError, match=r"line 2: the user field is missing or not a "
-                                              r"number.*user,item,rating"):
+    with pytest.raises(RatingFileError, match=r"first line 'userId;movieId;rating;timestamp' "
+                                              r"is separated by ';', but a ratings\.csv file is "
+                                              r"separated by ','"):
         read_ratings(path)
 
 
@@ -171,7 +172,8 @@ def test_duplicate_user_item_rows(tmp_path):
 def test_file_name_that_announces_no_format(tmp_path):
     path = tmp_path / "ratings.txt"
     path.write_text("1\t1\t5\t1\n")
-    with pytest.raises(RatingFileError, match=r"Cannot tell the format.*pass fmt="):
+    with pytest.raises(RatingFileError, match=r"Cannot tell the format.*fmt='ratings\.csv'.*"
+                                              r"--dataset custom"):
         read_ratings(path)
 
 
@@ -200,8 +202,8 @@ def test_unknown_synthetic_size():
 
 
 def test_local_path_without_the_ratings_file(tmp_path):
-    with pytest.raises(DatasetUnavailable, match=r"No u\.data for ml-100k at .*Point path= "
-                                                 r"at the file"):
+    with pytest.raises(DatasetUnavailable, match=r"No u\.data for ml-100k at .*Point the "
+                                                 r"ratings file \(--path\) at the file"):
         load_movielens("ml-100k", path=tmp_path, download=False)
 
 
@@ -431,7 +433,7 @@ def test_cli_too_many_heldout_users(capsys, tmp_path):
     code, err = run_cli(["reproduce", "--dataset", "ml-100k", "--path", str(path),
                          "--heldout", "600", "--out", str(tmp_path / "out"), "--quiet"], capsys)
     assert code == 2
-    assert "error: ml-100k has 12 users after filtering, too few for 600 validation" in err
+    assert "error: ml-100k (modified) has 12 users after filtering, too few for 600 validation" in err
 
 
 @pytest.mark.parametrize("value", ["abc", "1.5", "0.5"])

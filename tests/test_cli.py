@@ -70,8 +70,7 @@ def test_an_interrupted_reproduction_resumes_from_its_checkpoints(tmp_path, monk
         return original(self, x, beta)
 
     monkeypatch.setattr(MultVAE, "loss", crash_in_the_second_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        main(args + ["--out", str(tmp_path / "resumed")])
+    assert main(args + ["--out", str(tmp_path / "resumed")]) == 130  # Ctrl-C: no traceback
     assert (tmp_path / "resumed" / "checkpoints" / "Mult-VAE.pt").exists()
     monkeypatch.setattr(MultVAE, "loss", original)
     assert main(args + ["--out", str(tmp_path / "resumed")]) == 0

@@ -2,13 +2,17 @@
 
 ``reproduce`` writes each autoencoder's checkpoint to ``OUT/checkpoints`` after every
 epoch: if a long run (ML-20M) is interrupted, the same command resumes where it stopped.
+Before any training the output folder (``--out``) is made, test-written and locked, the
+device is checked and the data is loaded and split; every output is written through a
+temporary file and a rename, and ``--overwrite`` moves earlier outputs aside, never
+deleting them. Errors are one line that says what to do, in this command line's flags.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
+import errno
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["main", "format_table"]
@@ -38,11 +42,16 @@ def format_table(results: dict) -> str:
     counts = results["counts"]
     epochs = results["epochs"]
     lines.append(
-        f"{results['dataset']}: {counts['train_users']} train / {counts['valid_users']} validation / "
+        f"{results.get('data_label', results['dataset'])}: {counts['train_users']} train / {counts['valid_users']} validation / "
         f"{counts['test_users']} test users, {counts['items']} items; test users' mean, "
         f"seed {results['seed']}, " + (f"{epochs} epochs" if isinstance(epochs, int) else
                                        "each autoencoder trained to a validation plateau")
         + (f", {results['likelihood']} likelihood." if "likelihood" in results else "."))
+    if "k_capped" in results:
+        lines.append(f"Note: {results['k_capped']['note']}.")
+    if results.get("data", {}).get("status") == "modified":
+        lines.append("Note: modified data: the ratings file is not the published release "
+                     "(results.json records its hashes).")
     for name in unconverged_models(results):
         lines.append(f"WARNING: {name} was still improving at the end of its budget; its score "
                      "understates it (pass a larger --epochs, or leave --epochs out to train to a "
@@ -50,32 +59,41 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def _reproduce(args) -> int:
-    from .plots import plot_results, plot_training_curves
-    from .reproduce import reproduce
+REPRODUCE_OUTPUTS = ("results.json", "training_curves.png", "test_ndcg.png", "checkpoints")
+FIGURE_NAMES = ("annealing_curve", "beta_sweep", "likelihoods", "ndcg_by_activity")
 
-    out = Path(args.out)
-    results_file = out / "results.json"
-    if results_file.exists() and not args.overwrite:
-        print(f"error: {results_file} already exists; choose another --out or pass --overwrite.",
-              file=sys.stderr)
-        return 2
-    checkpoints = out / "checkpoints"
-    if args.overwrite and checkpoints.exists():
-        shutil.rmtree(checkpoints)  # --overwrite asks for a fresh run, not a resumed one
-    results, histories = reproduce(
-        args.dataset, data_dir=args.data_dir, path=args.path, epochs=args.epochs, seed=args.seed,
-        size=args.size, n_heldout=args.heldout, device=args.device, beta_cap=args.beta_cap,
-        checkpoint_dir=checkpoints,
-        likelihood=args.likelihood, progress=not args.quiet, precision=args.precision)
-    out.mkdir(parents=True, exist_ok=True)
-    results_file.write_text(json.dumps(results, indent=2))
-    curves = plot_training_curves(histories)
-    curves.savefig(out / "training_curves.png", dpi=110)
-    bars = plot_results(results)
-    bars.savefig(out / "test_ndcg.png", dpi=110)
+
+def _prepare(args):
+    """The device, data and split the arguments name, checked before any training."""
+    from .reproduce import prepare_data
+
+    return prepare_data(args.dataset, data_dir=args.data_dir, path=args.path, seed=args.seed,
+                        size=args.size, n_heldout=args.heldout, device=args.device,
+                        click_threshold=args.click_threshold)
+
+
+def _say_moved(aside):
+    if aside is not None:
+        print(f"Moved the earlier outputs to {aside}/.", file=sys.stderr)
+
+
+def _reproduce(args) -> int:
+    from .outputs import RunFolder, save_figure, write_json
+    from .plots import plot_results, plot_training_curves
+    from .reproduce import run_models
+
+    with RunFolder(args.out, "results.json", REPRODUCE_OUTPUTS, args.overwrite) as folder:
+        data = _prepare(args)
+        _say_moved(folder.move_aside())
+        results, histories = run_models(
+            data, epochs=args.epochs, beta_cap=args.beta_cap, likelihood=args.likelihood,
+            checkpoint_dir=folder.path / "checkpoints", progress=not args.quiet,
+            precision=args.precision)
+        written = [write_json(folder.path / "results.json", results),
+                   save_figure(plot_training_curves(histories), folder.path / "training_curves.png"),
+                   save_figure(plot_results(results), folder.path / "test_ndcg.png")]
     print(format_table(results))
-    print(f"\nWrote {results_file}, {out / 'training_curves.png'} and {out / 'test_ndcg.png'}.")
+    print(f"\nWrote {', '.join(map(str, written))}.")
     return 0
 
 
@@ -123,8 +141,10 @@ def _bench(args) -> int:
                             seed=args.seed, other_python=args.other_python)
     print(format_bench_table(records))
     if args.out:
+        from .outputs import write_json
+
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(records, indent=2))
+        write_json(args.out, records)
         print(f"\nWrote {args.out}.")
     return 0
 
@@ -132,25 +152,23 @@ def _bench(args) -> int:
 def _figures(args) -> int:
     from . import __version__
     from .figures import dataset_figures
+    from .outputs import RunFolder, save_figure, write_json
     from .train import PAPER_RUN_EPOCHS
 
-    out = Path(args.out)
-    if (out / "figures.json").exists() and not args.overwrite:
-        print(f"error: {out / 'figures.json'} already exists; choose another --out or pass "
-              "--overwrite.", file=sys.stderr)
-        return 2
-    _, split = _split(args)
-    numbers, figures = dataset_figures(split, args.epochs, seed=args.seed, device=args.device,
-                                       progress=not args.quiet)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, figure in figures.items():
-        figure.savefig(out / f"{name}.png", dpi=90)
-    epochs = args.epochs if args.epochs is not None else \
-        f"annealing run {PAPER_RUN_EPOCHS}, the others to a validation plateau"
-    numbers.update(dataset=args.dataset, epochs=epochs, seed=args.seed, counts=split.counts(),
-                   vaecf_version=__version__)
-    (out / "figures.json").write_text(json.dumps(numbers, indent=2))
-    print(f"Wrote {', '.join(f'{n}.png' for n in figures)} and figures.json to {out}.")
+    outputs = ("figures.json",) + tuple(f"{name}.png" for name in FIGURE_NAMES)
+    with RunFolder(args.out, "figures.json", outputs, args.overwrite) as folder:
+        data = _prepare(args)
+        _say_moved(folder.move_aside())
+        numbers, figures = dataset_figures(data.split, args.epochs, seed=args.seed,
+                                           device=data.device, progress=not args.quiet)
+        epochs = args.epochs if args.epochs is not None else \
+            f"annealing run {PAPER_RUN_EPOCHS}, the others to a validation plateau"
+        numbers.update(dataset=args.dataset, epochs=epochs, seed=args.seed,
+                       counts=data.split.counts(), vaecf_version=__version__)
+        write_json(folder.path / "figures.json", numbers)
+        for name, figure in figures.items():
+            save_figure(figure, folder.path / f"{name}.png", dpi=90)
+    print(f"Wrote {', '.join(f'{n}.png' for n in figures)} and figures.json to {folder.path}.")
     return 0
 
 
@@ -164,6 +182,27 @@ def _beta_cap(text: str):
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(
             f"expected a number ≥ 0 such as 0.2, or 'anneal', got {text!r}")
+    return value
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not -float("inf") < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number such as 3.5, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 0 to 4294967295 such as 98765, got {text!r}")
     return value
 
 
@@ -186,10 +225,14 @@ def _add_data_arguments(parser):
     parser.add_argument("--data-dir", default=None,
                         help="where MovieLens files are looked for / downloaded")
     parser.add_argument("--path", default=None,
-                        help="a MovieLens ratings file (or folder) you already have")
+                        help="a MovieLens ratings file (or folder) you already have, or your own "
+                             "click log with --dataset custom")
+    parser.add_argument("--click-threshold", type=_finite, default=None,
+                        help="--dataset custom: ratings strictly above it are clicks (the file "
+                             "needs a rating column; default: every line is a click)")
     parser.add_argument("--size", default="small", choices=list(SYNTHETIC_SIZES),
                         help="synthetic data size (synthetic only)")
-    parser.add_argument("--seed", type=int, default=98765)
+    parser.add_argument("--seed", type=_seed, default=98765)
     parser.add_argument("--heldout", type=_heldout, default=None,
                         help="validation and test users each: a count, or a fraction such as 0.1")
 
@@ -211,7 +254,7 @@ def _split(args):
     from .data import default_heldout, load_dataset, paper_split
 
     table, _ = load_dataset(args.dataset, data_dir=args.data_dir, path=args.path, size=args.size,
-                            seed=args.seed)
+                            seed=args.seed, click_threshold=args.click_threshold)
     heldout = args.heldout if args.heldout is not None else default_heldout(args.dataset)
     return table, paper_split(table, n_heldout=heldout, seed=args.seed)
 
@@ -258,13 +301,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error_message(error: OSError, args) -> str:
+    """One line for an operating-system error: what happened, to which file, what to do."""
+    where = error.filename or ""
+    out = getattr(args, "out", None)
+    is_output = bool(out) and bool(where) and Path(where).resolve().is_relative_to(
+        Path(out).resolve())
+    if error.errno == errno.ENOSPC:
+        return (f"no space left on the disk holding {where or out}: free some space or choose "
+                "another --out, then rerun the same command (checkpoints already written are kept).")
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and (is_output or not where):
+        return (f"cannot write {where or out} ({error.strerror}): choose another --out, or make "
+                "that folder writable.")
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return (f"cannot read {where} ({error.strerror}): check the ratings file (--path) or "
+                "the data folder (--data-dir).")
+    if error.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR) and is_output:
+        return (f"--out {out} cannot be used as a folder ({error.strerror}: {where}): choose "
+                "another --out.")
+    return f"{error.strerror or error}: {where}" if where else str(error)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
     args = build_parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.run(args)
+        except KeyboardInterrupt:
+            print("\ninterrupted; rerun the same command to resume", file=sys.stderr)
+            return 130
+        except OSError as error:
+            message = str(error) if error.errno is None else _os_error_message(error, args)
+            print(f"error: {message}", file=sys.stderr)
+            return 2
+        except (ValueError, RuntimeError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2

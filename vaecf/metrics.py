@@ -62,13 +62,28 @@ def exclude_fold_in(scores: np.ndarray, fold_in) -> np.ndarray:
     return scores
 
 
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` highest scores of each row, best first (among equal scores the
-    order is unspecified). Uses ``torch.topk``: several times faster than a NumPy
-    partition and sort on a wide users × items table."""
+def top_k(scores: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """Indices of the ``k`` highest scores of each row, best first.
+
+    Ties are broken at random: items with equal scores are ordered by a random
+    permutation of the items drawn from ``seed`` (one permutation for all rows, so the
+    result does not depend on how users are batched), never by item index. Rows without
+    ties in their top ``k + 1`` take ``torch.topk`` alone: several times faster than a
+    NumPy partition and sort on a wide users × items table.
+    """
     scores = np.ascontiguousarray(scores)
-    k = _check_k(k, scores.shape[1])
-    return torch.topk(torch.from_numpy(scores), k, dim=1, sorted=True).indices.numpy()
+    n_items = scores.shape[1]
+    k = _check_k(k, n_items)
+    table = torch.from_numpy(scores)
+    values, indices = torch.topk(table, min(k + 1, n_items), dim=1, sorted=True)
+    tied = np.flatnonzero((values[:, 1:] == values[:, :-1]).any(dim=1).numpy())
+    best = indices[:, :k].numpy().copy()
+    if tied.size:
+        order = np.random.default_rng(seed).permutation(n_items)
+        permuted = table[torch.from_numpy(tied)][:, torch.from_numpy(order)]
+        ranked = torch.sort(permuted, dim=1, descending=True, stable=True).indices[:, :k]
+        best[tied] = order[ranked.numpy()]
+    return best
 
 
 def _check_scores(scores) -> np.ndarray:
@@ -84,11 +99,16 @@ def _check_scores(scores) -> np.ndarray:
     return scores
 
 
-def ndcg_at_k(scores: np.ndarray, target, k: int = 100) -> np.ndarray:
-    """NDCG@k of each user (binary relevance, discount 1 / log2(rank + 1))."""
+def ndcg_at_k(scores: np.ndarray, target, k: int = 100, seed: int = 0) -> np.ndarray:
+    """NDCG@k of each user (binary relevance, discount 1 / log2(rank + 1)).
+
+    Equal scores are ranked in a random order drawn from ``seed`` (:func:`top_k`), so a
+    model that gives many items the same score is neither rewarded nor punished for the
+    items' indices: with all scores equal, NDCG@k is that of a random ranking.
+    """
     scores = _check_scores(scores)
     relevant = _dense_target(target, scores.shape)
-    idx = top_k(scores, k)
+    idx = top_k(scores, k, seed)
     discount = 1.0 / np.log2(np.arange(2, k + 2))
     dcg = (np.take_along_axis(relevant, idx, axis=1) * discount).sum(axis=1)
     n_relevant = np.minimum(relevant.sum(axis=1), k)
@@ -96,11 +116,12 @@ def ndcg_at_k(scores: np.ndarray, target, k: int = 100) -> np.ndarray:
     return dcg / idcg
 
 
-def recall_at_k(scores: np.ndarray, target, k: int = 20) -> np.ndarray:
-    """Recall@k of each user, normalised by min(k, |target|) as in the paper."""
+def recall_at_k(scores: np.ndarray, target, k: int = 20, seed: int = 0) -> np.ndarray:
+    """Recall@k of each user, normalised by min(k, |target|) as in the paper; equal scores
+    are ranked in a random order drawn from ``seed`` (:func:`top_k`)."""
     scores = _check_scores(scores)
     relevant = _dense_target(target, scores.shape)
-    idx = top_k(scores, k)
+    idx = top_k(scores, k, seed)
     hits = np.take_along_axis(relevant, idx, axis=1).sum(axis=1)
     return hits / np.minimum(k, relevant.sum(axis=1))
 
@@ -116,11 +137,15 @@ def evaluate(score_fn: Callable[..., np.ndarray], fold_in: sp.csr_matrix,
         users: the users' ids, for a scorer that needs to know who they are (the
             synthetic oracle); then ``score_fn(batch, users_of_batch)`` is called.
 
+    A K larger than the catalogue is capped to it (the ranking then holds every item;
+    the metric keeps its name, e.g. ``ndcg@100`` on 78 items is NDCG over all 78).
+
     Returns:
         ``{"recall@20": array, "recall@50": array, "ndcg@100": array}`` (one value a user).
     """
     if fold_in.shape != target.shape:
         raise ValueError(f"fold-in {fold_in.shape} and target {target.shape} differ in shape.")
+    n_items = fold_in.shape[1]
     results = {f"recall@{k}": [] for k in ks_recall}
     results.update({f"ndcg@{k}": [] for k in ks_ndcg})
     for start in range(0, fold_in.shape[0], batch_size):
@@ -128,7 +153,7 @@ def evaluate(score_fn: Callable[..., np.ndarray], fold_in: sp.csr_matrix,
         raw = score_fn(fold_in[rows]) if users is None else score_fn(fold_in[rows], users[rows])
         scores = exclude_fold_in(raw, fold_in[rows])
         for k in ks_recall:
-            results[f"recall@{k}"].append(recall_at_k(scores, target[rows], k))
+            results[f"recall@{k}"].append(recall_at_k(scores, target[rows], min(k, n_items)))
         for k in ks_ndcg:
-            results[f"ndcg@{k}"].append(ndcg_at_k(scores, target[rows], k))
+            results[f"ndcg@{k}"].append(ndcg_at_k(scores, target[rows], min(k, n_items)))
     return {name: np.concatenate(values) for name, values in results.items()}

@@ -7,23 +7,31 @@ from __future__ import annotations
 
 import datetime
 import time
-from dataclasses import asdict, replace
+import warnings
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import __version__
-from .data import default_heldout, load_dataset, paper_split
+from .data import RatingTable, Split, SplitError, SyntheticTruth, default_heldout, load_dataset, paper_split
+from .devices import usable_device
 from .metrics import evaluate
 from .likelihoods import get_likelihood
 from .models import AE, EASE, WMF, MultDAE, MultVAE, Popularity
 from .models.oracle import Oracle
 from .reference import PAPER_ML20M
 from .annealing import paper_beta_procedure
-from .train import PAPER_RUN_EPOCHS, TrainConfig, choose_device, fit
+from .train import PAPER_RUN_EPOCHS, TrainConfig, fit
 
-__all__ = ["reproduce", "summarise", "autoencoder_name"]
+__all__ = ["reproduce", "prepare_data", "run_models", "ExperimentData", "summarise",
+           "autoencoder_name", "MIN_EVALUATED_USERS"]
+
+MIN_EVALUATED_USERS = 2
+"""Fewest validation and test users with a target: a standard error needs two."""
+RANKING_KS = (20, 50, 100)
+"""The cut-offs the results report (Recall@20, Recall@50, NDCG@100)."""
 
 METRICS = ("recall@20", "recall@50", "ndcg@100")
 WMF_SETTINGS = {"n_factors": 100, "l2": 100.0, "alpha": 10.0, "iterations": 15}
@@ -53,12 +61,86 @@ def summarise(per_user: dict) -> tuple[dict, dict]:
 
 
 
+@dataclass
+class ExperimentData:
+    """Everything a run needs before it trains: the data, its split and the device."""
+
+    dataset: str
+    table: RatingTable
+    truth: SyntheticTruth | None
+    split: Split
+    device: torch.device
+    seed: int
+    size: str
+
+
+def prepare_data(dataset: str = "synthetic", data_dir=None, path=None, seed: int = 98765,
+                 size: str = "small", n_heldout=None, device=None,
+                 click_threshold: float | None = None) -> ExperimentData:
+    """Check the device, load the data and split it; every input error surfaces here,
+    before any training. Refuses a split with fewer than :data:`MIN_EVALUATED_USERS`
+    validation or test users (no standard error could be given)."""
+    device = usable_device(device)
+    table, truth = load_dataset(dataset, data_dir=data_dir, path=path, size=size, seed=seed,
+                                click_threshold=click_threshold)
+    split = paper_split(table, n_heldout=n_heldout if n_heldout is not None else default_heldout(dataset),
+                        seed=seed)
+    for group, users in (("validation", split.valid_users), ("test", split.test_users)):
+        if users.size < MIN_EVALUATED_USERS:
+            raise SplitError(
+                f"only {users.size} {group} user(s) have a held-out target, too few for a "
+                f"standard error, which needs at least {MIN_EVALUATED_USERS}. Hold out more users "
+                f"(--heldout {MIN_EVALUATED_USERS} or more, or a fraction such as 0.1).")
+    return ExperimentData(dataset, table, truth, split, device, seed, size)
+
+
 def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int | None = None,
               seed: int = 98765, size: str = "small", n_heldout=None, device=None,
               beta_cap: float | str = 0.2, likelihood: str = "multinomial",
               checkpoint_dir=None, progress: bool = True,
-              precision: str = "fp32") -> tuple[dict, dict]:
+              precision: str = "fp32", click_threshold: float | None = None) -> tuple[dict, dict]:
     """Run popularity, WMF, EASE, AE, Mult-DAE and Mult-VAE (and the oracle on synthetic data).
+
+    :func:`prepare_data` (device, data, split), then :func:`run_models`; see them for
+    the arguments. ``dataset="custom"`` with ``path`` runs a click log of your own
+    (``click_threshold``: ratings above it are clicks; default every line).
+
+    Returns:
+        ``(results, histories)``: the ``results.json`` dict, and each trained model's
+        per-epoch history.
+    """
+    get_likelihood(likelihood)  # fail before any data is loaded
+    data = prepare_data(dataset, data_dir=data_dir, path=path, seed=seed, size=size,
+                        n_heldout=n_heldout, device=device, click_threshold=click_threshold)
+    return run_models(data, epochs=epochs, beta_cap=beta_cap, likelihood=likelihood,
+                      checkpoint_dir=checkpoint_dir, progress=progress, precision=precision)
+
+
+def _data_description(data: ExperimentData) -> dict:
+    """What the results say about the data: its label, provenance and any capped K."""
+    table, split = data.table, data.split
+    label = table.name
+    if data.dataset == "custom":
+        label = f"custom data ({table.name})"
+    described = {"data_label": label}
+    if table.provenance:
+        described["data"] = table.provenance
+    if split.n_items < max(RANKING_KS):
+        described["k_capped"] = {
+            "items": split.n_items,
+            "note": f"the catalogue has {split.n_items} items, fewer than K = {max(RANKING_KS)}: "
+                    f"each @K with K > {split.n_items} ranks all {split.n_items} items"}
+    return described
+
+
+def _is_release(data: ExperimentData) -> bool:
+    return data.table.provenance.get("status") in ("release", "release ratings")
+
+
+def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float | str = 0.2,
+               likelihood: str = "multinomial", checkpoint_dir=None, progress: bool = True,
+               precision: str = "fp32") -> tuple[dict, dict]:
+    """Train and evaluate every model on prepared data (:func:`prepare_data`).
 
     By default (``epochs=None``) each autoencoder trains to convergence: it stops on a
     validation plateau within a step budget scaled to the data (:class:`TrainConfig`); a
@@ -75,7 +157,8 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
     ``beta_cap="anneal"`` chooses Mult-VAE's cap the paper's way
     (:func:`vaecf.annealing.paper_beta_procedure`: one run annealed from 0 to 1 over 200
     epochs, or ``epochs``, the β of its smoothed validation peak, rounded to 0.01); the
-    choice is recorded as ``results["beta_procedure"]``.
+    choice is recorded as ``results["beta_procedure"]``. A cap above 1 warns: the paper's
+    range is [0, 1].
 
     ``precision="bf16"`` trains the autoencoders with bfloat16 matrix products
     (:class:`vaecf.train.TrainConfig`); scoring stays float32.
@@ -83,29 +166,29 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
     With ``checkpoint_dir``, each autoencoder writes a checkpoint there after every epoch
     and an interrupted run started again with the same arguments resumes from it.
 
-    Returns:
-        ``(results, histories)``: the ``results.json`` dict, and each trained model's
-        per-epoch history.
+    The paper's ML-20M numbers are set beside the results only when the data is the
+    ML-20M release. With fewer than 100 items, each @K is computed over the whole
+    catalogue, and ``results["k_capped"]`` says so.
     """
-    get_likelihood(likelihood)  # fail before any data is loaded
-    device = choose_device(device)
+    get_likelihood(likelihood)
     if isinstance(beta_cap, str) and beta_cap != "anneal":
         raise ValueError(f"beta_cap must be a number or 'anneal', got {beta_cap!r}.")
+    if not isinstance(beta_cap, str) and beta_cap > 1:
+        warnings.warn(f"the β cap (--beta-cap) {beta_cap:g} is above 1; the paper's range is "
+                      "[0, 1] (β = 1 is the plain evidence lower bound).", stacklevel=2)
+    dataset, split, truth, device, seed = data.dataset, data.split, data.truth, data.device, data.seed
     config = TrainConfig(epochs=epochs, seed=seed, precision=precision,
                          beta_cap=0.2 if beta_cap == "anneal" else beta_cap)
-    table, truth = load_dataset(dataset, data_dir=data_dir, path=path, size=size, seed=seed)
-    split = paper_split(table, n_heldout=n_heldout if n_heldout is not None else default_heldout(dataset),
-                        seed=seed)
     results = {
         "dataset": dataset, "seed": seed, "epochs": epochs if epochs is not None else "to convergence", "device": str(device),
         "vaecf_version": __version__, "torch_version": torch.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "counts": split.counts(), "protocol": split.protocol,
         "split_fingerprint": split.fingerprint(), "likelihood": likelihood,
-        "precision": precision, "models": {},
+        "precision": precision, **_data_description(data), "models": {},
     }
     if dataset == "synthetic":
-        results["synthetic_size"] = size
+        results["synthetic_size"] = data.size
     histories = {}
 
     def record(name, scorer, seconds, needs_users=False, extra=None):
@@ -151,6 +234,6 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
     if truth is not None:
         oracle = Oracle(truth, split.item_ids)
         record("Oracle (true probabilities)", oracle.score, 0.0, needs_users=True)
-    if dataset == "ml-20m":
+    if dataset == "ml-20m" and _is_release(data):
         results["paper"] = PAPER_ML20M
     return results, histories

@@ -44,6 +44,7 @@ from .data.protocol import Split
 from .metrics import evaluate
 from .models.autoencoders import AutoencoderRecommender
 from .models.inputs import csr_to_torch
+from .outputs import atomic_write
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "CheckpointMismatch",
            "beta_at", "fit", "train_epoch", "make_optimiser", "choose_device"]
@@ -221,11 +222,12 @@ def _validation_ndcg(model, split, config) -> float:
 
 
 def _save(path: Path, state: dict):
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Write a checkpoint through a temporary file and a rename (removed on failure)."""
+    atomic_write(path, lambda handle: torch.save(state, handle))
 
 
+_FRESH_RUN = "(on the command line: another --out, or --overwrite, which moves the old checkpoints aside)"
+"""How a command-line user starts afresh, for the checkpoint messages below."""
 _CHECKPOINT_KEYS = ("model_config", "train_config", "split_fingerprint", "epoch", "model_state")
 
 
@@ -235,24 +237,29 @@ def _load_checkpoint(path: Path, model, config, split) -> dict:
     except Exception as error:  # truncated copy, another file format, ...
         raise CheckpointMismatch(
             f"{path} cannot be read as a training checkpoint ({type(error).__name__}: {error}). "
-            "It may be damaged; delete it or choose another checkpoint path.") from None
+            f"It may be damaged; delete it or choose another checkpoint file {_FRESH_RUN}."
+        ) from None
     if not isinstance(state, dict) or any(key not in state for key in _CHECKPOINT_KEYS):
         raise CheckpointMismatch(
             f"{path} is not a checkpoint written by vaecf.train.fit (a bare state_dict?). "
-            "Choose another checkpoint path, or load plain weights with model.load_state_dict.")
+            f"Choose another checkpoint file {_FRESH_RUN}, or load plain weights with "
+            "model.load_state_dict.")
     if state["model_config"] != model.config():
         raise CheckpointMismatch(
             f"{path} holds a {state['model_config']} model, not {model.config()}. "
-            "Resume with the same architecture, or start a fresh run with another checkpoint path.")
+            "Resume with the same architecture, or start a fresh run with another checkpoint "
+            f"file {_FRESH_RUN}.")
     saved_shapes = {key: tuple(value.shape) for key, value in state["model_state"].items()}
     if saved_shapes != {key: tuple(value.shape) for key, value in model.state_dict().items()}:
         raise CheckpointMismatch(
             f"{path} stores weights laid out differently from this version of vaecf "
-            "(an earlier version wrote it). Start a fresh run with another checkpoint path.")
+            f"(an earlier version wrote it). Start a fresh run with another checkpoint file "
+            f"{_FRESH_RUN}.")
     if state["train_config"] != asdict(config):
         raise CheckpointMismatch(
             f"{path} was written with training settings {state['train_config']}, which differ "
-            f"from {asdict(config)}. Resume with the same settings or use another checkpoint path.")
+            f"from {asdict(config)}. Resume with the same settings or start a fresh run with "
+            f"another checkpoint file {_FRESH_RUN}.")
     if state["split_fingerprint"] != split.fingerprint():
         raise CheckpointMismatch(
             f"{path} was trained on another data split (fingerprint {state['split_fingerprint']}, "

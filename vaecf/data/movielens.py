@@ -14,7 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .ratings import RatingTable, read_ratings
+from .ratings import RATING_FORMATS, RatingFileError, RatingTable, format_for_path, read_ratings
+from .releases import check_release
 from .titles import read_item_metadata
 
 __all__ = ["MOVIELENS", "MovieLensSpec", "DatasetUnavailable", "load_movielens",
@@ -36,21 +37,27 @@ class MovieLensSpec:
     items_file: str
     # Defaults for the paper's protocol on this dataset (DESIGN §5).
     heldout_users: int | float
+    # The ratings' content hash (vaecf.data.releases.content_sha256), whatever the layout.
+    content_sha256: str | None = None
+    release_counts: tuple | None = None  # (ratings, users, items) of the release
 
 
 MOVIELENS = {
     "ml-100k": MovieLensSpec(
         "ml-100k", "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
         "md5:0e33842e24a9c977be4e0107933c0723", "ml-100k", "u.data",
-        "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490", "u.item", 0.1),
+        "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490", "u.item", 0.1,
+        "57031973187f9732e672e1496e8badbecb97478307f31790d25fada918bdf209", (100_000, 943, 1_682)),
     "ml-1m": MovieLensSpec(
         "ml-1m", "https://files.grouplens.org/datasets/movielens/ml-1m.zip",
         "md5:c4d9eecfca2ab87c1945afe126590906", "ml-1m", "ratings.dat",
-        "506d64ca44484487c11dc2d9a28de5c54948213e6b96285e298afe28d6ea4e0f", "movies.dat", 600),
+        "506d64ca44484487c11dc2d9a28de5c54948213e6b96285e298afe28d6ea4e0f", "movies.dat", 600,
+        "23b0b12e1ace99d0fbefe9925982598f3a5de0675f6467ba438f4737c964f0ff",
+        (1_000_209, 6_040, 3_706)),
     "ml-20m": MovieLensSpec(
         "ml-20m", "https://files.grouplens.org/datasets/movielens/ml-20m.zip",
         "md5:cd245b17a1ae2cc31bb14903e1204af3", "ml-20m", "ratings.csv", None, "movies.csv",
-        10_000),
+        10_000, None, (20_000_263, 138_493, 26_744)),
     # ml-latest-small is re-released from time to time, so no fixed hash can be kept.
     "ml-latest-small": MovieLensSpec(
         "ml-latest-small", "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
@@ -146,7 +153,8 @@ def _download(spec: MovieLensSpec, data_dir: Path, progress: bool) -> Path:
         raise DatasetUnavailable(
             f"Could not download {spec.name} from {spec.url} ({type(error).__name__}: {error}).\n"
             f"Offline? Download the archive on another machine and put '{spec.ratings_file}' "
-            f"in {data_dir / spec.folder}/ (or pass path=... / --data-dir)."
+            f"in {data_dir / spec.folder}/ (or give the ratings file with --path, its folder with "
+            "--data-dir)."
         ) from None
     return ratings
 
@@ -195,16 +203,17 @@ def load_movielens(name: str, data_dir: str | os.PathLike | None = None,
         data_dir: where downloads go and where files are looked for
             (``data_dir/<name>/<ratings file>``).
         path: a ratings file or a folder holding it, that the user already has. It is
-            read as it is and never modified.
+            read as it is and never modified, and checked against the release
+            (:mod:`vaecf.data.releases`): another release is refused, data that matches
+            no release is read with a warning and labelled ``"<name> (modified)"``;
+            ``table.provenance`` says which.
         download: fetch the archive when no local copy is found.
     """
     spec = _spec(name)
     if path is not None:
         found = _locate(spec, Path(path))
         if found is None:
-            raise DatasetUnavailable(
-                f"No {spec.ratings_file} for {name} at {path}. Point path= at the file or at "
-                "the folder that holds it.")
+            raise DatasetUnavailable(_not_found_at(spec, Path(path)))
     else:
         data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         found = _locate(spec, data_dir / spec.folder) or _locate(spec, data_dir)
@@ -214,7 +223,32 @@ def load_movielens(name: str, data_dir: str | os.PathLike | None = None,
                     f"{name} is not on disk: put '{spec.ratings_file}' (from {spec.url}) in "
                     f"{data_dir / spec.folder}/, or allow the download.")
             found = _download(spec, data_dir, progress)
-    table = read_ratings(found, name=name)
+    table = read_ratings(found, fmt=_format_of(spec, found), name=name)
+    table.provenance = check_release(spec, MOVIELENS, found, table, sha256_of(found))
+    if table.provenance["status"] == "modified":
+        table.name = f"{name} (modified)"
     titles, genres = read_item_metadata(found.parent / spec.items_file)
     table.item_titles, table.item_genres = titles, genres
     return table
+
+
+def _format_of(spec: MovieLensSpec, path: Path):
+    """The layout the file's name announces, else the one the release uses."""
+    try:
+        return format_for_path(path)
+    except RatingFileError:
+        return RATING_FORMATS[spec.ratings_file]
+
+
+def _not_found_at(spec: MovieLensSpec, path: Path) -> str:
+    """Why ``path`` gave no ratings file, naming the dataset it holds if it is another."""
+    if not path.exists():
+        return (f"No {spec.ratings_file} for {spec.name} at {path}: nothing is there. Check "
+                "the ratings file (--path): give the file or the folder that holds it.")
+    for other in MOVIELENS.values():
+        if other.ratings_file != spec.ratings_file and _locate(other, path) is not None:
+            return (f"No {spec.ratings_file} for {spec.name} at {path}, which holds "
+                    f"{other.name}'s {other.ratings_file}: pass --dataset {other.name}, or "
+                    f"point --path at {spec.name}'s {spec.ratings_file}.")
+    return (f"No {spec.ratings_file} for {spec.name} at {path}. Point the ratings file "
+            "(--path) at the file or at the folder that holds it.")

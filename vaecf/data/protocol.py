@@ -94,7 +94,7 @@ def resolve_heldout(n_heldout: int | float, n_users: int) -> int:
 
 
 def paper_split(table: RatingTable, n_heldout: int | float = 0.1, seed: int = 98765,
-                rating_threshold: float = 3.5, min_user_clicks: int = 5,
+                rating_threshold: float | None = None, min_user_clicks: int = 5,
                 target_fraction: float = 0.2) -> Split:
     """Split a rating table into train / validation / test users exactly as the paper does.
 
@@ -103,7 +103,8 @@ def paper_split(table: RatingTable, n_heldout: int | float = 0.1, seed: int = 98
         n_heldout: validation users and, again, test users: a count (10,000 for ML-20M)
             or a fraction of the users after filtering (0.1 = 10% each).
         seed: the shuffle and target-selection seed (the authors used 98765).
-        rating_threshold: ratings strictly above it are clicks.
+        rating_threshold: ratings strictly above it are clicks (default: the table's
+            ``click_threshold``, the paper's 3.5 for star ratings).
         min_user_clicks: users with fewer clicks are removed.
         target_fraction: share of each held-out user's clicks to predict.
     """
@@ -121,6 +122,8 @@ def paper_split(table: RatingTable, n_heldout: int | float = 0.1, seed: int = 98
             f"at row {row}: user {table.user_ids[row]}, item {table.item_ids[row]}). Drop or "
             "fix them before splitting.")
 
+    if rating_threshold is None:
+        rating_threshold = table.click_threshold
     clicked = table.ratings > rating_threshold
     users, items = table.user_ids[clicked], table.item_ids[clicked]
     unique_users, user_index, clicks_per_user = np.unique(users, return_inverse=True,
@@ -132,14 +135,15 @@ def paper_split(table: RatingTable, n_heldout: int | float = 0.1, seed: int = 98
     if active.size == 0:
         raise SplitError(
             f"No user has {min_user_clicks} or more ratings above {rating_threshold} in "
-            f"{table.name}; nothing is left to split. Lower min_user_clicks or use more data.")
+            f"{table.name}; nothing is left to split. Use more data, or count more ratings as "
+            "clicks (a lower click threshold, --click-threshold, for a click log of your own).")
 
     h = resolve_heldout(n_heldout, active.size)
     if active.size - 2 * h < 1:
         raise SplitError(
             f"{table.name} has {active.size} users after filtering, too few for {h} validation "
             f"+ {h} test users and at least one training user. Ask for fewer held-out users "
-            "(n_heldout, e.g. a fraction such as 0.1).")
+            "(--heldout), e.g. a fraction such as 0.1.")
     shuffled = active[np.random.RandomState(seed).permutation(active.size)]
     train_users = shuffled[: active.size - 2 * h]
     valid_users = shuffled[active.size - 2 * h: active.size - h]

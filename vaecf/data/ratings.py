@@ -6,7 +6,9 @@ The three upstream MovieLens formats are supported exactly as GroupLens ships th
 * ``ratings.dat`` (ML-1M): ``UserID::MovieID::Rating::Timestamp``, no header
   (the timestamp may be absent);
 * ``ratings.csv`` (ML-20M, ml-latest-small): ``userId,movieId,rating,timestamp`` with a
-  header line.
+  header line, which is read: columns are taken by name, so a file whose columns come in
+  another order (or with extra columns) is read right, and a file without a header, or
+  with a header that names no user, item or rating column, is refused.
 
 Every problem in a file (wrong delimiter, a missing or extra field, a non-numeric value,
 a rating out of range, a repeated (user, item) pair) is reported with the file name and
@@ -21,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .columns import map_columns
+from .text import read_text, text_encoding
 
 __all__ = ["RatingTable", "RatingFileError", "RATING_FORMATS", "read_ratings", "format_for_path"]
 
@@ -57,6 +62,9 @@ class RatingTable:
 
     ``item_titles`` and ``item_genres`` map raw item ids to a title and a list of genres
     when the dataset ships them (MovieLens does), so recommendations can be shown by name.
+    ``click_threshold``: ratings strictly above it are clicks (the paper's 3.5 for star
+    ratings; a click log's own). ``provenance`` says where the data came from and whether
+    it is a known release (:func:`vaecf.data.load_movielens` fills it in).
     """
 
     user_ids: np.ndarray
@@ -65,6 +73,8 @@ class RatingTable:
     name: str = "ratings"
     item_titles: dict = field(default_factory=dict)
     item_genres: dict = field(default_factory=dict)
+    click_threshold: float = 3.5
+    provenance: dict = field(default_factory=dict)
 
     def __post_init__(self):
         n = len(self.user_ids)
@@ -103,13 +113,20 @@ def format_for_path(path: str | os.PathLike) -> RatingFormat:
     raise RatingFileError(
         f"Cannot tell the format of {path!s}: expected a MovieLens file named 'u.data' "
         "(ML-100K), '*.dat' such as 'ratings.dat' (ML-1M) or '*.csv' such as 'ratings.csv' "
-        "(ML-20M, ml-latest-small). Rename the file or pass fmt= explicitly."
+        "(ML-20M, ml-latest-small). Rename the file, or name its format "
+        "(read_ratings(path, fmt='ratings.csv')); for a click log of your own, use the custom "
+        "dataset (--dataset custom)."
     )
 
 
 def read_ratings(path: str | os.PathLike, fmt: str | RatingFormat | None = None,
                  name: str | None = None) -> RatingTable:
     """Read one MovieLens rating file, checking every line.
+
+    A ``ratings.csv`` file's header is read and its columns are taken by name
+    (``userId``, ``movieId``, ``rating``, ``timestamp`` or an alias such as ``user_id``,
+    ``item`` or ``score``; other columns are ignored). Text may be UTF-8 or Latin-1;
+    compressed files and UTF-16 text are refused by name (:mod:`vaecf.data.text`).
 
     Args:
         path: the rating file.
@@ -128,34 +145,16 @@ def read_ratings(path: str | os.PathLike, fmt: str | RatingFormat | None = None,
     if path.stat().st_size == 0:
         raise RatingFileError(f"{path} is empty: a {fmt.name} file holds one rating per line.")
 
-    frame = _parse_table(path, fmt)
+    encoding = text_encoding(path, RatingFileError)
+    frame = _parse_with_header(path, fmt, encoding) if fmt.header else _parse_table(path, fmt, encoding)
     first_line = 2 if fmt.header else 1
-    columns = ["user", "item", "rating"]
-    for column in columns:
-        values = pd.to_numeric(frame[column], errors="coerce")
-        bad = np.flatnonzero(values.isna().to_numpy())
-        if bad.size:
-            row = int(bad[0])
-            raise RatingFileError(
-                f"{path}, line {row + first_line}: the {column} field is missing or not a "
-                f"number (got {frame[column].iloc[row]!r}). Each line of a {fmt.name} file "
-                f"must be user{_shown(fmt.separator)}item{_shown(fmt.separator)}rating"
-                f"[{_shown(fmt.separator)}timestamp]."
-            )
-        frame[column] = values
-
-    users = frame["user"].to_numpy()
-    items = frame["item"].to_numpy()
-    for label, ids in (("user", users), ("item", items)):
-        as_float = ids.astype(np.float64)
-        bad = np.flatnonzero(~np.isfinite(as_float) | (as_float != np.round(as_float))
-                             | (as_float < 0) | (as_float >= _MAX_ID))
-        if bad.size:
-            row = int(bad[0])
-            raise RatingFileError(
-                f"{path}, line {row + first_line}: {label} id {ids[row]!s} is not a "
-                "non-negative whole number below 2**53."
-            )
+    layout = (f"user{_shown(fmt.separator)}item{_shown(fmt.separator)}rating"
+              f"[{_shown(fmt.separator)}timestamp]")
+    for column in ("user", "item", "rating"):
+        frame[column] = numeric_column(frame, column, path, first_line,
+                                       f"Each line of a {fmt.name} file must be {layout}.")
+    users = whole_ids(frame["user"].to_numpy(), "user", path, first_line)
+    items = whole_ids(frame["item"].to_numpy(), "item", path, first_line)
     ratings = frame["rating"].to_numpy(dtype=np.float32)
     low, high = fmt.rating_range
     bad = np.flatnonzero((ratings < low) | (ratings > high))
@@ -165,28 +164,118 @@ def read_ratings(path: str | os.PathLike, fmt: str | RatingFormat | None = None,
             f"{path}, line {row + first_line}: rating {ratings[row]:g} is outside "
             f"{low:g}..{high:g}, the range of a {fmt.name} file."
         )
-    users = users.astype(np.int64)
-    items = items.astype(np.int64)
-    _check_no_duplicates(path, users, items, first_line)
+    check_no_duplicates(path, users, items, first_line)
     return RatingTable(users, items, ratings, name=name or path.name)
+
+
+def numeric_column(frame: pd.DataFrame, column: str, path, first_line: int,
+                   layout: str) -> pd.Series:
+    """A column as numbers; the first field that is not one is reported by line."""
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = np.flatnonzero(values.isna().to_numpy())
+    if bad.size:
+        row = int(bad[0])
+        raise RatingFileError(
+            f"{path}, line {row + first_line}: the {column} field is missing or not a "
+            f"number (got {frame[column].iloc[row]!r}). {layout}")
+    return values
+
+
+def whole_ids(ids: np.ndarray, label: str, path, first_line: int) -> np.ndarray:
+    """Ids as int64, refusing negative, fractional, infinite or huge ones by line."""
+    as_float = ids.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(as_float) | (as_float != np.round(as_float))
+                         | (as_float < 0) | (as_float >= _MAX_ID))
+    if bad.size:
+        row = int(bad[0])
+        raise RatingFileError(
+            f"{path}, line {row + first_line}: {label} id {ids[row]!s} is not a "
+            "non-negative whole number below 2**53."
+        )
+    return ids.astype(np.int64)
 
 
 def _shown(separator: str) -> str:
     return {"\t": "<TAB>"}.get(separator, separator)
 
 
-def _parse_table(path: Path, fmt: RatingFormat) -> pd.DataFrame:
+def first_line_fields(path: Path, separator: str, encoding: str) -> list[str]:
+    """The fields of a file's first line (its header, if it has one)."""
+    with open(path, encoding=encoding, errors="replace", newline="") as handle:
+        return handle.readline().rstrip("\r\n").split(separator)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def header_columns(path: Path, separator: str, encoding: str, required, what: str) -> tuple[list[str], dict]:
+    """The header's fields and the position of each known column; a file whose first
+    line is a record (all numbers) has no header and is refused, as is a header without
+    the ``required`` columns."""
+    fields = first_line_fields(path, separator, encoding)
+    other = next((s for s in ("::", ";", "\t", "|", ",") if s != separator and len(fields) == 1
+                  and s in fields[0]), None)
+    if other is not None:
+        raise RatingFileError(
+            f"{path}: the first line {fields[0]!r} is separated by {_shown(other)!r}, but a "
+            f"{what} is separated by {_shown(separator)!r}. Save it with {_shown(separator)!r} "
+            "between fields.")
+    if all(_is_number(field) for field in fields):
+        raise RatingFileError(
+            f"{path} has no header line: its first line {separator.join(fields)!r} is a "
+            f"record. A {what} starts with a header naming its columns, such as "
+            f"{separator.join(['userId', 'movieId', 'rating', 'timestamp'])}; add one that "
+            "names your columns in their order.")
+    return fields, map_columns(fields, str(path), required=required, error=RatingFileError)
+
+
+def read_fields(path: Path, separator: str, n_fields: int, encoding: str, what: str,
+                skip_header: bool) -> pd.DataFrame:
+    """Every record as strings, columns numbered; a line with too many fields is refused."""
+    def read(text_encoding):
+        return pd.read_csv(path, sep=separator, header=None, names=list(range(n_fields)),
+                           skiprows=1 if skip_header else 0, engine="c", low_memory=False,
+                           keep_default_na=False, na_values=[""], dtype=str,
+                           encoding=text_encoding)
+
+    try:
+        try:
+            return read(encoding)
+        except UnicodeDecodeError:  # UTF-8 at the start, another encoding further on
+            return read("latin-1")
+    except pd.errors.ParserError as error:
+        raise RatingFileError(
+            f"{path} is not a well-formed {what} ({str(error).strip()}). Each line must hold "
+            f"the {n_fields} fields of the header, separated by {_shown(separator)!r}."
+        ) from None
+
+
+def _parse_with_header(path: Path, fmt: RatingFormat, encoding: str) -> pd.DataFrame:
+    fields, columns = header_columns(path, fmt.separator, encoding, ("user", "item", "rating"),
+                                     f"{fmt.name} file")
+    frame = read_fields(path, fmt.separator, len(fields), encoding, f"{fmt.name} file", True)
+    if frame.empty:
+        raise RatingFileError(f"{path} holds no ratings.")
+    return frame[list(columns.values())].set_axis(list(columns), axis=1)
+
+
+def _parse_table(path: Path, fmt: RatingFormat, encoding: str) -> pd.DataFrame:
     names = ["user", "item", "rating", "timestamp"][: fmt.max_fields]
     if fmt.separator == "::":
         # pandas' fast parser takes one-character separators only.
-        text = path.read_text(encoding="latin-1").replace("::", "\t")
+        text = read_text(path, RatingFileError).replace("::", "\t")
         source, separator = io.StringIO(text), "\t"
     else:
         source, separator = path, fmt.separator
     try:
-        frame = pd.read_csv(source, sep=separator, header=None, names=names,
-                            skiprows=1 if fmt.header else 0, engine="c", low_memory=False,
-                            keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(source, sep=separator, header=None, names=names, engine="c",
+                            low_memory=False, keep_default_na=False, na_values=[""],
+                            encoding="latin-1")
     except pd.errors.ParserError as error:
         raise RatingFileError(
             f"{path} is not a well-formed {fmt.name} file ({str(error).strip()}). "
@@ -201,13 +290,14 @@ def _parse_table(path: Path, fmt: RatingFormat) -> pd.DataFrame:
         if missing.any():
             row = int(np.flatnonzero(missing)[0])
             raise RatingFileError(
-                f"{path}, line {row + (2 if fmt.header else 1)}: expected {fmt.max_fields} "
-                f"fields separated by {_shown(fmt.separator)!r}. Is this really a {fmt.name} file?"
+                f"{path}, line {row + 1}: expected {fmt.max_fields} fields separated by "
+                f"{_shown(fmt.separator)!r}. Is this really a {fmt.name} file?"
             )
     return frame
 
 
-def _check_no_duplicates(path, users, items, first_line):
+def check_no_duplicates(path, users, items, first_line):
+    """Refuse a (user, item) pair rated twice, naming both lines."""
     order = np.lexsort((items, users))
     same = (np.diff(users[order]) == 0) & (np.diff(items[order]) == 0)
     if same.any():

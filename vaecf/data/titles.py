@@ -1,8 +1,14 @@
-"""Item titles and genres from MovieLens' item files (``u.item``, ``movies.dat``, ``movies.csv``)."""
+"""Item titles and genres from MovieLens' item files (``u.item``, ``movies.dat``, ``movies.csv``).
+
+GroupLens ships ``u.item`` and ``movies.dat`` in Latin-1 and ``movies.csv`` in UTF-8; a copy
+re-saved in the other encoding is read right too (:mod:`vaecf.data.text`).
+"""
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+
+from .text import read_text, text_encoding
 
 __all__ = ["read_item_metadata", "ML100K_GENRES"]
 
@@ -18,7 +24,7 @@ def read_item_metadata(path: str | Path) -> tuple[dict, dict]:
         return {}, {}
     titles, genres = {}, {}
     if path.name == "u.item":
-        for line in path.read_text(encoding="latin-1").splitlines():
+        for line in read_text(path).splitlines():
             fields = line.split("|")
             if len(fields) < 5 + len(ML100K_GENRES):
                 continue
@@ -27,13 +33,13 @@ def read_item_metadata(path: str | Path) -> tuple[dict, dict]:
             flags = fields[5:5 + len(ML100K_GENRES)]
             genres[item] = [g for g, flag in zip(ML100K_GENRES, flags) if flag == "1"]
     elif path.suffix == ".dat":
-        for line in path.read_text(encoding="latin-1").splitlines():
+        for line in read_text(path).splitlines():
             fields = line.split("::")
             if len(fields) == 3:
                 titles[int(fields[0])] = fields[1]
                 genres[int(fields[0])] = fields[2].split("|")
     else:
-        with open(path, encoding="utf-8", newline="") as handle:
+        with open(path, encoding=text_encoding(path), errors="replace", newline="") as handle:
             for row in csv.DictReader(handle):
                 titles[int(row["movieId"])] = row["title"]
                 genres[int(row["movieId"])] = row["genres"].split("|")
