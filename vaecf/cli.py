@@ -123,14 +123,16 @@ def _counts(args) -> int:
 
 
 def _write_statistics(args, split) -> None:
-    from .assignments.atomic import write_atomically
     from .data.statistics import click_statistics
+    from .outputs import write_json
     from .plots_clicks import statistics_table
 
     stats = click_statistics(split)
     print("\n" + statistics_table({args.dataset: stats}))
     payload = {"dataset": args.dataset, "seed": args.seed, "statistics": stats.as_dict()}
-    write_atomically(args.statistics, json.dumps(payload, indent=2))
+    if args.dataset == "synthetic":
+        payload["synthetic_size"] = args.size
+    write_json(args.statistics, payload)
     print(f"Wrote {args.statistics}.")
 
 
@@ -165,6 +167,8 @@ def _figures(args) -> int:
             f"annealing run {PAPER_RUN_EPOCHS}, the others to a validation plateau"
         numbers.update(dataset=args.dataset, epochs=epochs, seed=args.seed,
                        counts=data.split.counts(), vaecf_version=__version__)
+        if args.dataset == "synthetic":
+            numbers["synthetic_size"] = args.size
         write_json(folder.path / "figures.json", numbers)
         for name, figure in figures.items():
             save_figure(figure, folder.path / f"{name}.png", dpi=90)
