@@ -1,4 +1,4 @@
-"""Who benefits (paper §4.4): NDCG@100 by user activity. (How to pick β along an
+"""Who benefits (the paper's analysis by user activity, §4): NDCG@100 by user activity. (How to pick β along an
 annealing run is in :mod:`vaecf.annealing`.)
 
 Returns numbers; :mod:`vaecf.plots` or a notebook draws them.

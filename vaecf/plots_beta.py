@@ -81,7 +81,7 @@ def plot_beta_effect(sweep, beta: float | None = None, colour_by: str | None = N
                title=f"{PANEL_TITLES['latent']}, β = {beta:g}")
     fig.suptitle(f"β = {beta:g}: KL {sweep.kl[i]:.1f} nats, distortion −E[log p(x|z)] "
                  f"{sweep.reconstruction[i]:.1f} nats, validation NDCG@100 {sweep.ndcg[i]:.3f}"
-                 " — a larger β pulls every μ towards the prior",
+                 " (the β slider shows the others)",
                  fontsize=11)
     fig.tight_layout()
     return fig
