@@ -52,3 +52,31 @@ def test_sync_rewrites_a_stale_bootstrap(tmp_path):
     assert len(changed) == 2
     assert "someone/fork" in nbformat.read(tmp_path / "01_a.ipynb", as_version=4).cells[1].source
     assert "colab.research.google.com/github/someone/fork/blob/main/notebooks/01_a.ipynb" in readme.read_text()
+
+
+def test_cache_and_metrics_live_in_the_checkout_or_beside_the_notebook(tmp_path, monkeypatch):
+    """In a clone every notebook shares the repository's ignored data/cache and
+    notebooks/metrics, from whichever folder it runs; an installed copy (Colab) keeps both
+    inside the folder the notebook runs in."""
+    from pathlib import Path
+
+    monkeypatch.delenv("VAECF_METRICS_DIR", raising=False)
+    clone = tmp_path / "clone"
+    (clone / "notebooks").mkdir(parents=True)
+    (clone / "vaecf").mkdir()
+    monkeypatch.setattr(notebook, "REPOSITORY_DIR", clone)
+    monkeypatch.chdir(clone / "notebooks")
+    assert notebook.cache_dir() == Path("..", "data", "cache")
+    assert notebook._metrics_dir() == clone / "notebooks" / "metrics"
+    monkeypatch.chdir(clone)
+    assert notebook.cache_dir() == Path("data", "cache")
+    assert notebook._metrics_dir() == clone / "notebooks" / "metrics"
+
+    installed = tmp_path / "site-packages"
+    (installed / "vaecf").mkdir(parents=True)
+    monkeypatch.setattr(notebook, "REPOSITORY_DIR", installed)
+    content = tmp_path / "content"
+    content.mkdir()
+    monkeypatch.chdir(content)
+    assert notebook.cache_dir() == Path("data", "cache")
+    assert notebook._metrics_dir() == content / "metrics"

@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["REPO_URL", "smoke", "record_metrics", "train_or_load", "bootstrap_source",
+__all__ = ["REPO_URL", "smoke", "cache_dir", "record_metrics", "train_or_load", "bootstrap_source",
            "Claims", "CLAIM_MIME", "committed_claims", "claim_is_consistent", "committed_results",
            "strip_widget_state"]
 
@@ -45,8 +45,34 @@ def bootstrap_source(repo_url: str = REPO_URL) -> str:
     )
 
 
+def _in_checkout() -> bool:
+    """True when vaecf runs from a clone of the repository (an editable install), not a copy
+    installed from the package index or from git (as on Colab)."""
+    return (REPOSITORY_DIR / "notebooks").is_dir() and (REPOSITORY_DIR / "vaecf").is_dir()
+
+
+def _near(path: Path) -> Path:
+    """``path`` relative to the working folder where that is shorter to read."""
+    try:
+        return Path(os.path.relpath(path))
+    except ValueError:  # another drive on Windows
+        return path
+
+
+def cache_dir() -> Path:
+    """Where the notebooks keep trained runs, so the next run loads them.
+
+    In a clone of the repository: its ``data/cache/`` (ignored by git), whichever folder a
+    notebook runs from. Otherwise ``data/cache/`` inside the folder the notebook runs in (on
+    Colab ``/content/data/cache``, where the file pane shows it).
+    """
+    return _near(REPOSITORY_DIR / "data" / "cache") if _in_checkout() else Path("data", "cache")
+
+
 def _metrics_dir() -> Path:
-    return Path(os.environ.get(METRICS_DIR_ENV, Path.cwd() / "metrics"))
+    if METRICS_DIR_ENV in os.environ:
+        return Path(os.environ[METRICS_DIR_ENV])
+    return REPOSITORY_DIR / "notebooks" / "metrics" if _in_checkout() else Path.cwd() / "metrics"
 
 
 def record_metrics(notebook: str, metrics: dict) -> Path:

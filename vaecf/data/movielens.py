@@ -153,8 +153,8 @@ def _download(spec: MovieLensSpec, data_dir: Path, progress: bool) -> Path:
         raise DatasetUnavailable(
             f"Could not download {spec.name} from {spec.url} ({type(error).__name__}: {error}).\n"
             f"Offline? Download the archive on another machine and put '{spec.ratings_file}' "
-            f"in {data_dir / spec.folder}/ (or give the ratings file with --path, its folder with "
-            "--data-dir)."
+            f"in {data_dir / spec.folder}/, or point to the ratings file or its folder: --path on "
+            "the command line, DATA_PATH in a notebook's parameters cell, path= in Python."
         ) from None
     return ratings
 
