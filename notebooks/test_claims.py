@@ -121,7 +121,10 @@ def test_07_autoencoders_compared():
     for name in ("AE", "Mult-DAE", "Mult-VAE", "Popularity"):
         assert 0 < m[f"{name}_ndcg"] <= 1
     sizes = m["group_sizes"]
-    assert max(sizes) - min(sizes) <= 1  # activity quantiles hold equally many users
+    # activity quantiles hold about equally many users (tied click counts share a group)
+    assert min(sizes) >= 0.5 * sum(sizes) / len(sizes)
+
+
 def test_06_beta_elbo_and_annealing():
     m = metrics("06_beta_elbo_and_annealing")
     # The paper's fixed 200,000 annealing steps never reach the cap on this data.

@@ -91,6 +91,16 @@ def test_a_paired_claim_carries_its_evidence_and_is_checked_against_it(tmp_path,
     assert claims.records["vae_beats_dae"]["printed"].endswith("Here they tie.")
     assert claims.paired("vae_level_with_dae", level, expect="does not beat")
     assert claim_is_consistent(claims.records["vae_level_with_dae"])
+    assert claims.paired("vae_and_dae_level", level, expect="level")
+    # a model that is beaten "does not beat" the other, but the two are not level
+    beaten = paired_difference([0.4, 0.5, 0.2, 0.3], [0.5, 0.7, 0.2, 0.6], "WMF", "VAE")
+    assert claims.paired("wmf_does_not_beat_vae", beaten, expect="does not beat")
+    assert not claims.paired("wmf_level_with_vae", beaten, expect="level")
+    assert not claims.paired("vae_level_with_wmf", diff, expect="level")
+    for name in ("vae_and_dae_level", "wmf_does_not_beat_vae", "wmf_level_with_vae", "vae_level_with_wmf"):
+        assert claim_is_consistent(claims.records[name])
+    forged_level = {**claims.records["wmf_level_with_vae"], "holds": True}
+    assert not claim_is_consistent(forged_level)
     with pytest.raises(ValueError, match="expect must be one of"):
         claims.paired("typo", level, expect="beat")
 

@@ -131,7 +131,9 @@ class Claims:
                sigmas: float | None = None, metric: str = "NDCG@100",
                expect: str = "beats") -> bool:
         """Claim that ``difference.a`` beats ``difference.b`` by more than ``sigmas`` paired
-        standard errors (``expect="beats"``), or that it does not (``expect="does not beat"``).
+        standard errors (``expect="beats"``), that it does not (``expect="does not beat"``:
+        level with b, or beaten by it), or that the two are level (``expect="level"``: neither
+        beats the other).
         The printed sentence gives the verdict and the numbers either way, followed by
         ``otherwise`` (an explanation) when the claim does not hold."""
         from .comparison import BEATS_SIGMAS
@@ -139,14 +141,20 @@ class Claims:
         if expect not in PAIRED_EXPECTATIONS:
             raise ValueError(f"expect must be one of {', '.join(PAIRED_EXPECTATIONS)}, got {expect!r}.")
         sigmas = BEATS_SIGMAS if sigmas is None else sigmas
-        beats = difference.beats(sigmas)
         sentence = difference.describe(metric, sigmas) + "."
         note = f"{sentence} {otherwise}" if otherwise else sentence
-        return self.add(name, beats if expect == "beats" else not beats, sentence, note,
+        holds = _expected(expect, difference.difference, difference.stderr, sigmas)
+        return self.add(name, holds, sentence, note,
                         kind="beats", expect=expect, sigmas=sigmas, **difference.evidence())
 
 
-PAIRED_EXPECTATIONS = ("beats", "does not beat")
+PAIRED_EXPECTATIONS = ("beats", "does not beat", "level")
+
+
+def _expected(expect: str, difference: float, stderr: float, sigmas: float) -> bool:
+    """Whether a paired difference bears out ``expect`` (one of :data:`PAIRED_EXPECTATIONS`)."""
+    beats, beaten = difference > sigmas * stderr, -difference > sigmas * stderr
+    return {"beats": beats, "does not beat": not beats, "level": not (beats or beaten)}[expect]
 
 
 def _display_claim(record: dict) -> None:
@@ -163,11 +171,12 @@ def _display_claim(record: dict) -> None:
 
 def claim_is_consistent(record: dict) -> bool:
     """Whether a claim's ``holds`` agrees with its evidence, where the evidence decides it:
-    a "beats" claim holds exactly when its difference exceeds ``sigmas`` standard errors."""
+    a paired claim holds exactly when its difference bears out what it expected (a "beats"
+    claim: the difference exceeds ``sigmas`` standard errors)."""
     evidence = record.get("evidence", {})
     if evidence.get("kind") == "beats":
-        beats = evidence["difference"] > evidence["sigmas"] * evidence["stderr"]
-        return record["holds"] == (beats if evidence["expect"] == "beats" else not beats)
+        return record["holds"] == _expected(evidence["expect"], evidence["difference"],
+                                            evidence["stderr"], evidence["sigmas"])
     return True
 
 
