@@ -1,5 +1,5 @@
-"""Who benefits (the paper's analysis by user activity, §4): NDCG@100 by user activity. (How to pick β along an
-annealing run is in :mod:`vaecf.annealing`.)
+"""Who benefits (the paper's analysis by user activity, §4; notebook 7): NDCG@100 by user
+activity. (How to pick β along an annealing run is in :mod:`vaecf.annealing`.)
 
 Returns numbers; :mod:`vaecf.plots` or a notebook draws them.
 """
@@ -70,7 +70,8 @@ def activity_groups(clicks: np.ndarray, n_groups: int = 5) -> np.ndarray:
     clicks = np.asarray(clicks)
     _check_groups(n_groups, clicks.size)
     ordered = np.sort(clicks)
-    starts = np.unique(ordered[[int(round(j * clicks.size / n_groups)) for j in range(1, int(n_groups))]])
+    cuts = [int(round(j * clicks.size / n_groups)) for j in range(1, int(n_groups))]
+    starts = np.unique(ordered[cuts])  # the first count of each group but the first
     group = np.searchsorted(starts, clicks, side="right")
     return np.unique(group, return_inverse=True)[1].reshape(clicks.shape)  # drop empty groups
 

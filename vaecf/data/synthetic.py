@@ -8,11 +8,12 @@ taste to item logits, and items carry a power-law popularity bias:
 
 with ``b_i = −popularity_exponent · log r_i − tail_steepness · (r_i / n_items)²`` for the
 item of popularity rank ``r_i`` (Zipf, falling faster in the far tail), so click
-probabilities are ``softmax_i(logit_u)``: the multinomial of the paper's eq. (1) with a
-non-linear ``f``. Cluster sizes can be unequal (a few common tastes, many niche ones). User activity is heavy-tailed (log-normal). A user with ``n_u``
-clicks gets ``n_u`` *distinct* items drawn from that multinomial without replacement
-(Gumbel top-k). Because the generator keeps the true logits, an *oracle* that ranks
-items by the true probabilities can be scored beside every model.
+probabilities are ``softmax_i(logit_u)``: the form of the paper's eq. (1) with a
+non-linear ``f``. Cluster sizes can be unequal (a few common tastes, many niche ones).
+User activity is heavy-tailed (log-normal). A user with ``n_u`` clicks gets ``n_u``
+*distinct* items drawn from those probabilities without replacement (Gumbel top-k), so
+the clicks are not exactly multinomial. Because the generator keeps the true logits, an
+*oracle* that ranks items by the true probabilities can be scored beside every model.
 
 Nothing of size users × items is ever held in memory: users are generated in chunks.
 """
@@ -113,7 +114,7 @@ def make_synthetic(n_users: int = 3_000, n_items: int = 600, seed: int = 0, n_cl
     if cluster_exponent:
         share = np.arange(1.0, n_clusters + 1) ** -cluster_exponent
         clusters = rng.choice(n_clusters, size=n_users, p=share / share.sum())
-    else:
+    else:  # equal sizes: the same draws as before unequal sizes existed, so old data stay the same
         clusters = rng.integers(n_clusters, size=n_users)
     tastes = centres[clusters] + taste_spread * rng.normal(size=(n_users, taste_dim))
     hidden_weights = rng.normal(0.0, 1.0, size=(hidden, taste_dim))
