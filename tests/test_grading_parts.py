@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vaecf.assignments import exchange
-from vaecf.assignments.atomic import write_atomically
+from vaecf.outputs import write_data
 from vaecf.assignments.checks import CHECKS, Outcome
 from vaecf.assignments.feedback import MAX_FEEDBACK, feedback_text
 from vaecf.assignments.questions import Question, read_questions
@@ -30,8 +30,8 @@ def test_questions_are_read_from_the_master():
 
 
 def test_atomic_write_leaves_no_temporary_file(tmp_path):
-    write_atomically(tmp_path / "a" / "f.txt", "one")
-    write_atomically(tmp_path / "a" / "f.txt", "two")
+    write_data(tmp_path / "a" / "f.txt", "one")
+    write_data(tmp_path / "a" / "f.txt", "two")
     assert [p.name for p in (tmp_path / "a").iterdir()] == ["f.txt"]
     assert (tmp_path / "a" / "f.txt").read_text() == "two"
 

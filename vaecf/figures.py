@@ -23,6 +23,7 @@ from .metrics import evaluate
 from .models import MultDAE, MultVAE, Popularity
 from .plots import plot_ndcg_by_activity
 from .plots_annealing import plot_annealing_curve, plot_cap_sweep
+from .reproduce import rounded, summarise
 from .train import PAPER_RUN_EPOCHS, TrainConfig, choose_device, fit
 
 __all__ = ["CAPS", "LIKELIHOOD_ORDER", "activity_numbers", "dataset_figures", "plot_likelihoods"]
@@ -49,16 +50,8 @@ def plot_likelihoods(scores: dict, errors: dict, floor: float | None = None):
     return fig
 
 
-def _rounded(values) -> list:
-    return [round(float(v), 6) for v in values]
-
-
 def _test_ndcg(model, split):
     return evaluate(model.score, split.test_fold_in, split.test_target, ks_recall=())["ndcg@100"]
-
-
-def _mean_and_error(values):
-    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
 
 
 def activity_numbers(breakdowns: dict, fold_in_clicks: np.ndarray) -> dict:
@@ -66,7 +59,7 @@ def activity_numbers(breakdowns: dict, fold_in_clicks: np.ndarray) -> dict:
     errors, and per test user NDCG@100, group and fold-in clicks (so the groups can be
     recomputed from the file alone)."""
     return {name: {"labels": b.labels(), "mean": b.mean.tolist(), "stderr": b.stderr.tolist(),
-                   "ndcg": _rounded(b.ndcg), "group": b.group.tolist(),
+                   "ndcg": rounded(b.ndcg), "group": b.group.tolist(),
                    "fold_in_clicks": np.asarray(fold_in_clicks).tolist()}
             for name, b in breakdowns.items()}
 
@@ -98,8 +91,8 @@ def dataset_figures(split: Split, epochs: int | None = None, seed: int = 98765, 
     sweep = cap_sweep(caps)
     numbers["beta_caps"] = {"caps": sweep.caps.tolist(), "best_val_ndcg@100": sweep.best_scores.tolist(),
                             "kl": sweep.kl.tolist(),
-                            "valid_per_user": {str(c): _rounded(v) for c, v in caps.valid_ndcg.items()},
-                            "test_per_user": {str(c): _rounded(v) for c, v in caps.test_ndcg.items()}}
+                            "valid_per_user": {str(c): rounded(v) for c, v in caps.valid_ndcg.items()},
+                            "test_per_user": {str(c): rounded(v) for c, v in caps.test_ndcg.items()}}
     figures["beta_sweep"] = plot_cap_sweep(sweep)
 
     per_user = {"multinomial": caps.test_ndcg[converge.beta_cap]}  # the paper's cap, 0.2
@@ -108,12 +101,10 @@ def dataset_figures(split: Split, epochs: int | None = None, seed: int = 98765, 
         model = MultVAE(split.n_items, likelihood=likelihood).to(device)
         fit(model, split, converge, progress=progress)
         per_user[likelihood] = _test_ndcg(model, split)
-    scores, errors = {}, {}
-    for likelihood in LIKELIHOOD_ORDER:
-        scores[likelihood], errors[likelihood] = _mean_and_error(per_user[likelihood])
+    scores, errors = summarise({likelihood: per_user[likelihood] for likelihood in LIKELIHOOD_ORDER})
     floor = float(_test_ndcg(Popularity().fit(split.train), split).mean())
     numbers["likelihoods"] = {"test_ndcg@100": scores, "stderr": errors, "popularity": floor,
-                              "test_per_user": {k: _rounded(v) for k, v in per_user.items()}}
+                              "test_per_user": {k: rounded(v) for k, v in per_user.items()}}
     figures["likelihoods"] = plot_likelihoods(scores, errors, floor)
 
     torch.manual_seed(seed)

@@ -20,6 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
+from .outputs import atomic_write, write_data
+
 __all__ = ["REPO_URL", "smoke", "cache_dir", "record_metrics", "train_or_load", "bootstrap_source",
            "Claims", "CLAIM_MIME", "committed_claims", "claim_is_consistent", "committed_results",
            "strip_widget_state"]
@@ -90,10 +92,7 @@ CLAIM_MIME = "application/vnd.vaecf.claim+json"
 
 
 def _write_json(path: Path, payload) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=float))
-    os.replace(tmp, path)
+    write_data(path, json.dumps(payload, indent=2, default=float))
 
 
 class Claims:
@@ -233,11 +232,7 @@ def train_or_load(path: str | os.PathLike, compute: Callable[[], object], what: 
         print(f"Loaded the {what} saved at {path} (delete the file to recompute it).")
         return value
     value = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        pickle.dump(value, handle)
-    os.replace(tmp, path)
+    atomic_write(path, lambda handle: pickle.dump(value, handle))
     print(f"Saved the {what} to {path}; the next run loads it instead of recomputing.")
     return value
 
@@ -305,9 +300,8 @@ def strip_widget_state(path: str | os.PathLike) -> bool:
     if "widgets" not in notebook.metadata:
         return False
     del notebook.metadata["widgets"]
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    nbformat.write(notebook, tmp)
-    os.replace(tmp, path)
+    text = nbformat.writes(notebook)
+    write_data(path, text if text.endswith("\n") else text + "\n")  # as nbformat.write does
     return True
 
 

@@ -24,7 +24,7 @@ try:
 except ImportError:  # Windows: no lock, the other checks still hold
     fcntl = None
 
-__all__ = ["atomic_write", "write_json", "save_figure", "RunFolder", "RunFolderBusy",
+__all__ = ["atomic_write", "write_data", "write_json", "save_figure", "RunFolder", "RunFolderBusy",
            "RunFolderTaken"]
 
 LOCK_NAME = ".vaecf.lock"
@@ -32,9 +32,12 @@ ASIDE_PREFIX = "previous-"
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
-    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it to ``path``."""
+    """Call ``write(handle)`` on a temporary file beside ``path`` (its folder made if need be),
+    then rename it to ``path``; the temporary file is removed if anything fails. Its name
+    holds the process id, so two processes writing the same file never share one."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as handle:
             write(handle)
@@ -46,10 +49,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     return path
 
 
+def write_data(path: str | os.PathLike, data: str | bytes) -> Path:
+    """Text (as UTF-8) or bytes, through a temporary file and a rename."""
+    payload = data.encode() if isinstance(data, str) else data
+    return atomic_write(path, lambda handle: handle.write(payload))
+
+
 def write_json(path: str | os.PathLike, value) -> Path:
     """``value`` as indented JSON, through a temporary file and a rename."""
-    text = json.dumps(value, indent=2).encode()
-    return atomic_write(path, lambda handle: handle.write(text))
+    return write_data(path, json.dumps(value, indent=2))
 
 
 def save_figure(figure, path: str | os.PathLike, dpi: int = 110) -> Path:

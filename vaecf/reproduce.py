@@ -25,7 +25,7 @@ from .reference import PAPER_ML20M
 from .annealing import paper_beta_procedure
 from .train import PAPER_RUN_EPOCHS, TrainConfig, fit
 
-__all__ = ["reproduce", "prepare_data", "run_models", "ExperimentData", "summarise",
+__all__ = ["reproduce", "prepare_data", "run_models", "ExperimentData", "summarise", "rounded",
            "autoencoder_name", "MIN_EVALUATED_USERS"]
 
 MIN_EVALUATED_USERS = 2
@@ -59,6 +59,10 @@ def summarise(per_user: dict) -> tuple[dict, dict]:
     return means, errors
 
 
+def rounded(values) -> list:
+    """Per-user values as a JSON list, rounded to 6 decimals (as ``results.json`` and
+    ``figures.json`` keep them)."""
+    return [round(float(v), 6) for v in values]
 
 
 @dataclass
@@ -199,7 +203,7 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
                                       users=split.valid_users if needs_users else None))
         results["models"][name] = {
             "test": test, "test_stderr": test_se, "validation": valid,
-            "test_per_user": {"ndcg@100": [round(float(v), 6) for v in per_user["ndcg@100"]]},
+            "test_per_user": {"ndcg@100": rounded(per_user["ndcg@100"])},
             "train_seconds": round(seconds, 2), **(extra or {})}
 
     tic = time.perf_counter()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_atomically
+from ..outputs import write_data
 from .checks import Case, Outcome
 
 __all__ = ["SUBMISSION", "STATUSES", "write_job", "read_job", "write_inputs", "read_inputs",
@@ -42,7 +42,7 @@ _MAX_JSON = 1 << 20
 def _save(path: Path, array: np.ndarray) -> None:
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(array), allow_pickle=False)
-    write_atomically(path, buffer.getvalue())
+    write_data(path, buffer.getvalue())
 
 
 def _array_name(name: str) -> str:
@@ -54,7 +54,7 @@ def _array_name(name: str) -> str:
 # ---------------------------------------------------------------- the grader's side, out
 
 def write_job(folder: Path, job: dict) -> None:
-    write_atomically(Path(folder) / "job.json", json.dumps(job))
+    write_data(Path(folder) / "job.json", json.dumps(job))
 
 
 def write_inputs(folder: Path, question: str, cases: list[Case]) -> None:
@@ -85,15 +85,15 @@ def write_outcomes(folder: Path, question: str, function: str, outcomes: list[Ou
             _save(Path(folder) / "outputs" / question / f"{index}.{_array_name(name)}.npy", array)
     manifest = {"function": function,
                 "cases": [{"status": o.status, "type": o.type_name} for o in outcomes]}
-    write_atomically(Path(folder) / "outputs" / f"{question}.json", json.dumps(manifest))
+    write_data(Path(folder) / "outputs" / f"{question}.json", json.dumps(manifest))
 
 
 def write_cells(folder: Path, events: list[dict]) -> None:
-    write_atomically(Path(folder) / "outputs" / "cells.json", json.dumps(events))
+    write_data(Path(folder) / "outputs" / "cells.json", json.dumps(events))
 
 
 def write_progress(folder: Path, **where) -> None:
-    write_atomically(Path(folder) / "outputs" / "progress.json", json.dumps(where))
+    write_data(Path(folder) / "outputs" / "progress.json", json.dumps(where))
 
 
 # ---------------------------------------------------------------- the grader's side, in

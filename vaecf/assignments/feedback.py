@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .atomic import write_atomically
+from ..outputs import write_data
 from .verdicts import Verdict
 
 __all__ = ["feedback_text", "write_feedback"]
@@ -32,4 +32,4 @@ def feedback_text(student: str, verdicts: list[Verdict], notes: list[str],
 
 
 def write_feedback(folder: str | Path, student: str, text: str) -> Path:
-    return write_atomically(Path(folder) / f"{student}.txt", text)
+    return write_data(Path(folder) / f"{student}.txt", text)

@@ -6,7 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from .atomic import write_atomically
+from ..outputs import write_data
 
 __all__ = ["ScoreSheet"]
 
@@ -40,4 +40,4 @@ class ScoreSheet:
         writer.writeheader()
         for student in sorted(self.rows):
             writer.writerow(self.rows[student])
-        write_atomically(self.path, buffer.getvalue())
+        write_data(self.path, buffer.getvalue())
