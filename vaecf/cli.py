@@ -69,7 +69,7 @@ def _prepare(args):
 
     return prepare_data(args.dataset, data_dir=args.data_dir, path=args.path, seed=args.seed,
                         size=args.size, n_heldout=args.heldout, device=args.device,
-                        click_threshold=args.click_threshold)
+                        click_threshold=args.click_threshold, mirror=args.mirror)
 
 
 def _say_moved(aside):
@@ -222,12 +222,28 @@ def _heldout(text: str):
     return int(value) if value >= 1 else value
 
 
+def _mirror(text: str) -> str:
+    from .data.sources import user_mirror
+
+    try:
+        return user_mirror(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an https:// (or http://) URL of the folder that holds the archives, "
+            f"such as https://example.org/movielens, got {text!r}") from None
+
+
 def _add_data_arguments(parser):
     from .data import DATASETS, SYNTHETIC_SIZES
 
     parser.add_argument("--dataset", default="synthetic", choices=DATASETS)
     parser.add_argument("--data-dir", default=None,
                         help="where MovieLens files are looked for / downloaded")
+    parser.add_argument("--mirror", type=_mirror, default=None, metavar="URL",
+                        help="a folder URL of your own holding the MovieLens archive "
+                             "(e.g. URL/ml-1m.zip), tried before GroupLens and the built-in "
+                             "mirrors and checked against the same SHA-256 (default: "
+                             "$VAECF_MOVIELENS_MIRROR)")
     parser.add_argument("--path", default=None,
                         help="a MovieLens ratings file (or folder) you already have, or your own "
                              "click log with --dataset custom")
@@ -258,7 +274,8 @@ def _split(args):
     from .data import default_heldout, load_dataset, paper_split
 
     table, _ = load_dataset(args.dataset, data_dir=args.data_dir, path=args.path, size=args.size,
-                            seed=args.seed, click_threshold=args.click_threshold)
+                            seed=args.seed, click_threshold=args.click_threshold,
+                            mirror=args.mirror)
     heldout = args.heldout if args.heldout is not None else default_heldout(args.dataset)
     return table, paper_split(table, n_heldout=heldout, seed=args.seed)
 

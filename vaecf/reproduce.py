@@ -80,13 +80,14 @@ class ExperimentData:
 
 def prepare_data(dataset: str = "synthetic", data_dir=None, path=None, seed: int = 98765,
                  size: str = "small", n_heldout=None, device=None,
-                 click_threshold: float | None = None) -> ExperimentData:
+                 click_threshold: float | None = None,
+                 mirror: str | None = None) -> ExperimentData:
     """Check the device, load the data and split it; every input error surfaces here,
     before any training. Refuses a split with fewer than :data:`MIN_EVALUATED_USERS`
     validation or test users (no standard error could be given)."""
     device = usable_device(device)
     table, truth = load_dataset(dataset, data_dir=data_dir, path=path, size=size, seed=seed,
-                                click_threshold=click_threshold)
+                                click_threshold=click_threshold, mirror=mirror)
     split = paper_split(table, n_heldout=n_heldout if n_heldout is not None else default_heldout(dataset),
                         seed=seed)
     for group, users in (("validation", split.valid_users), ("test", split.test_users)):
@@ -102,12 +103,14 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
               seed: int = 98765, size: str = "small", n_heldout=None, device=None,
               beta_cap: float | str = 0.2, likelihood: str = "multinomial",
               checkpoint_dir=None, progress: bool = True,
-              precision: str = "fp32", click_threshold: float | None = None) -> tuple[dict, dict]:
+              precision: str = "fp32", click_threshold: float | None = None,
+              mirror: str | None = None) -> tuple[dict, dict]:
     """Run popularity, WMF, EASE, AE, Mult-DAE and Mult-VAE (and the oracle on synthetic data).
 
     :func:`prepare_data` (device, data, split), then :func:`run_models`; see them for
     the arguments. ``dataset="custom"`` with ``path`` runs a click log of your own
-    (``click_threshold``: ratings above it are clicks; default every line).
+    (``click_threshold``: ratings above it are clicks; default every line); ``mirror`` is
+    a MovieLens mirror of your own, tried first (:mod:`vaecf.data.sources`).
 
     Returns:
         ``(results, histories)``: the ``results.json`` dict, and each trained model's
@@ -115,7 +118,8 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
     """
     get_likelihood(likelihood)  # fail before any data is loaded
     data = prepare_data(dataset, data_dir=data_dir, path=path, seed=seed, size=size,
-                        n_heldout=n_heldout, device=device, click_threshold=click_threshold)
+                        n_heldout=n_heldout, device=device, click_threshold=click_threshold,
+                        mirror=mirror)
     return run_models(data, epochs=epochs, beta_cap=beta_cap, likelihood=likelihood,
                       checkpoint_dir=checkpoint_dir, progress=progress, precision=precision)
 
