@@ -1,21 +1,26 @@
 """Download one file from the first of several URLs that serves the expected bytes.
 
-Each URL is fetched with :mod:`pooch` (``requests`` underneath, TLS certificates always
-verified against the system's trusted authorities, or ``$REQUESTS_CA_BUNDLE``) into a
-temporary file beside the target, which is renamed to the target only once its SHA-256
-is the expected one; a wrong or broken download is deleted at once. When every URL
-fails, :class:`AllSourcesFailed` lists each one with the reason, in a few words.
+Each URL is fetched with ``requests``, TLS certificates always verified (against the
+trusted authorities ``requests`` uses, or ``$REQUESTS_CA_BUNDLE``), and streamed through
+:func:`vaecf.outputs.atomic_write` into a temporary file beside the target while its
+SHA-256 is computed; the file is renamed to the target only if that SHA-256 is the
+expected one, and a wrong or broken download is deleted at once. When every URL fails,
+:class:`AllSourcesFailed` lists each one with the reason, in a few words.
 """
 from __future__ import annotations
 
-import re
+import hashlib
 import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["Attempt", "AllSourcesFailed", "fetch_first", "why_it_failed"]
+from ..outputs import atomic_write
+
+__all__ = ["Attempt", "AllSourcesFailed", "WrongHash", "fetch_first", "why_it_failed"]
+
+TIMEOUT_S = 30  # to connect, and between two blocks of the body
 
 
 @dataclass(frozen=True)
@@ -34,59 +39,57 @@ class AllSourcesFailed(Exception):
         super().__init__("; ".join(f"{a.url}: {a.reason}" for a in attempts))
 
 
+class WrongHash(ValueError):
+    """A source served bytes whose SHA-256 is not the expected one."""
+
+    def __init__(self, got: str):
+        self.got = got
+        super().__init__(f"SHA-256 {got}")
+
+
 def fetch_first(urls: list[str], target: Path, sha256: str | None,
                 progress: bool = True) -> str:
     """Fetch ``target`` from the first of ``urls`` that serves bytes with this SHA-256
     (``None``: any bytes) and return that URL.
 
-    ``target``'s folder must exist and ``target`` must not. Raises
-    :class:`AllSourcesFailed` when no URL gives the file; an error of the local disk
-    (``OSError`` that is not a network error) stops at once.
+    Raises :class:`AllSourcesFailed` when no URL gives the file; an error of the local
+    disk (an ``OSError`` that is not a network error) stops at once.
     """
-    import pooch
     import requests
 
     attempts = []
     for url in urls:
-        bar = _ProgressBar(url) if progress else False
         try:
-            pooch.retrieve(url, known_hash=f"sha256:{sha256}" if sha256 else None,
-                           fname=target.name, path=target.parent, progressbar=bar)
+            _fetch(url, target, sha256, progress)
             return url
-        except (requests.RequestException, ValueError) as error:
+        except (requests.RequestException, WrongHash) as error:
             attempts.append(Attempt(url, why_it_failed(error)))
-        finally:
-            if bar:
-                bar.close()
     raise AllSourcesFailed(attempts)
 
 
-class _ProgressBar:
-    """A tqdm.auto bar that appears only once a source answers with the file (pooch sets
-    ``total`` then), so a source that fails at once leaves no empty bar."""
+def _fetch(url: str, target: Path, sha256: str | None, progress: bool) -> None:
+    """Stream one URL into ``target`` through a temporary file, checking its SHA-256."""
+    import requests
+    from tqdm.auto import tqdm
 
-    def __init__(self, url: str):
-        self.label, self.bar = urlsplit(url).netloc, None
+    if progress:
+        print(f"Downloading {url}")
+    with requests.get(url, stream=True, timeout=TIMEOUT_S) as response:
+        response.raise_for_status()
+        size = int(response.headers.get("content-length") or 0) or None
 
-    @property
-    def total(self):
-        return self.bar.total if self.bar is not None else None
+        def write(handle):
+            digest = hashlib.sha256()
+            with tqdm(total=size, unit="B", unit_scale=True, desc=urlsplit(url).netloc,
+                      disable=not progress) as bar:
+                for block in response.iter_content(chunk_size=1 << 16):
+                    handle.write(block)
+                    digest.update(block)
+                    bar.update(len(block))
+            if sha256 is not None and digest.hexdigest() != sha256:
+                raise WrongHash(digest.hexdigest())
 
-    @total.setter
-    def total(self, total):
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=total or None, unit="B", unit_scale=True, desc=self.label)
-
-    def update(self, n):
-        self.bar.update(n)
-
-    def reset(self):
-        self.bar.reset()
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
+        atomic_write(target, write)
 
 
 def _causes(error: BaseException):
@@ -126,8 +129,7 @@ def why_it_failed(error: BaseException) -> str:
         return "timed out"
     if isinstance(error, requests.exceptions.ChunkedEncodingError):
         return "connection broken mid-download; the partial file was deleted"
-    if isinstance(error, ValueError) and "hash" in str(error).lower():
-        got = re.search(r"got ([0-9a-fA-F]{16,})", str(error))
-        return ("wrong SHA-256" + (f" ({got.group(1)[:12]}…)" if got else "")
-                + ": not the release's archive; the download was deleted")
+    if isinstance(error, WrongHash):
+        return (f"wrong SHA-256 ({error.got[:12]}…): not the release's archive; the download "
+                "was deleted")
     return f"{type(error).__name__}: {error}"

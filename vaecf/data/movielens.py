@@ -16,6 +16,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..outputs import atomic_write
 from .download import AllSourcesFailed, fetch_first
 from .ratings import RATING_FORMATS, RatingFileError, RatingTable, format_for_path, read_ratings
 from .releases import check_release
@@ -179,8 +180,9 @@ def _all_failed(spec: MovieLensSpec, data_dir: Path, failure: AllSourcesFailed) 
 
 
 def _extract(spec: MovieLensSpec, archive: Path, data_dir: Path) -> Path:
-    """Extract the ratings and item files, each through a temporary name, skipping files
-    that already exist; the ratings file must match the release's sha256 if one is known."""
+    """Extract the ratings and item files, each through a temporary name and a rename
+    (:func:`vaecf.outputs.atomic_write`), skipping files that already exist; the ratings
+    file must match the release's sha256 if one is known."""
     import zipfile
 
     folder = data_dir / spec.folder
@@ -195,21 +197,22 @@ def _extract(spec: MovieLensSpec, archive: Path, data_dir: Path) -> Path:
                     continue  # titles are optional; the ratings are not
                 raise DatasetUnavailable(f"{archive} has no {member}; it is not the "
                                          f"{spec.name} release.")
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".part")
-            try:
-                with zipped.open(member) as source, open(tmp, "wb") as sink:
-                    for block in iter(lambda: source.read(1 << 20), b""):
-                        sink.write(block)
-                if (file_name == spec.ratings_file and spec.ratings_sha256
-                        and sha256_of(tmp) != spec.ratings_sha256):
-                    raise DatasetUnavailable(
-                        f"{member} in {archive} does not match the published release "
-                        f"(sha256); it was not extracted. Try the download again.")
-                os.replace(tmp, target)
-            finally:
-                tmp.unlink(missing_ok=True)
+            pinned = spec.ratings_sha256 if file_name == spec.ratings_file else None
+            atomic_write(target, lambda sink: _copy_checked(zipped, member, sink, pinned,
+                                                            archive))
     return folder / spec.ratings_file
+
+
+def _copy_checked(zipped, member: str, sink, sha256: str | None, archive: Path) -> None:
+    """Copy one archive member into ``sink``; raise if its sha256 is not ``sha256``."""
+    digest = hashlib.sha256()
+    with zipped.open(member) as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            sink.write(block)
+            digest.update(block)
+    if sha256 is not None and digest.hexdigest() != sha256:
+        raise DatasetUnavailable(f"{member} in {archive} does not match the published release "
+                                 "(sha256); it was not extracted. Try the download again.")
 
 
 def load_movielens(name: str, data_dir: str | os.PathLike | None = None,
