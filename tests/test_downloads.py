@@ -335,6 +335,17 @@ def test_a_release_without_a_pinned_hash_never_uses_a_users_mirror(monkeypatch):
     assert urls == [f"{sources.GROUPLENS}/ml-latest-small.zip"]
 
 
+def test_a_release_without_a_pinned_hash_refuses_a_page_that_is_not_a_zip(hosts, monkeypatch,
+                                                                           tmp_path):
+    """ml-latest-small is taken as GroupLens serves it, but an error page is no archive."""
+    grouplens = hosts({"movielens/ml-latest-small.zip": b"<html>Maintenance</html>"},
+                      tls="trusted")
+    monkeypatch.setitem(sources.ARCHIVE_SOURCES, "ml-latest-small", (grouplens.url,))
+    with pytest.raises(DatasetUnavailable, match=r"ml-latest-small.zip is not a zip archive"):
+        load_movielens("ml-latest-small", data_dir=tmp_path, progress=False)
+    assert listing(tmp_path) == []
+
+
 # ---------------------------------------------------------------- files the user already has
 def test_archive_with_wrong_ratings_file_leaves_nothing_behind(hosts, monkeypatch, tmp_path):
     """The archive matches its pinned hash but its ratings file is not the release's."""

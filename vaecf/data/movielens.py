@@ -186,6 +186,9 @@ def _extract(spec: MovieLensSpec, archive: Path, data_dir: Path) -> Path:
     import zipfile
 
     folder = data_dir / spec.folder
+    if not zipfile.is_zipfile(archive):
+        raise DatasetUnavailable(f"{archive} is not a zip archive, so not the {spec.name} "
+                                 "release; delete it and try again.")
     with zipfile.ZipFile(archive) as zipped:
         names = set(zipped.namelist())
         for file_name in (spec.ratings_file, spec.items_file):
