@@ -6,6 +6,9 @@ Before any training the output folder (``--out``) is made, test-written and lock
 device is checked and the data is loaded and split; every output is written through a
 temporary file and a rename, and ``--overwrite`` moves earlier outputs aside, never
 deleting them. Errors are one line that says what to do, in this command line's flags.
+
+``torchrun --nproc_per_node=N -m vaecf reproduce ...`` trains the autoencoders
+data-parallel on N processes (:mod:`vaecf.distributed`); rank 0 writes the outputs.
 """
 from __future__ import annotations
 
@@ -63,12 +66,16 @@ REPRODUCE_OUTPUTS = ("results.json", "training_curves.png", "test_ndcg.png", "ch
 FIGURE_NAMES = ("annealing_curve", "beta_sweep", "likelihoods", "ndcg_by_activity")
 
 
-def _prepare(args):
-    """The device, data and split the arguments name, checked before any training."""
+def _prepare(args, cluster=None):
+    """The device, data and split the arguments name, checked before any training. Under
+    torchrun each process takes its own GPU (``cuda:LOCAL_RANK``) when there are GPUs."""
     from .reproduce import prepare_data
 
+    device = args.device
+    if cluster is not None and device in (None, "cuda"):
+        device = str(cluster.device())
     return prepare_data(args.dataset, data_dir=args.data_dir, path=args.path, seed=args.seed,
-                        size=args.size, n_heldout=args.heldout, device=args.device,
+                        size=args.size, n_heldout=args.heldout, device=device,
                         click_threshold=args.click_threshold)
 
 
@@ -78,17 +85,41 @@ def _say_moved(aside):
 
 
 def _reproduce(args) -> int:
+    from . import distributed
+
+    cluster = distributed.from_environment()
+    if cluster is None:
+        return _reproduce_here(args)
+    distributed.start(cluster)
+    try:
+        return _reproduce_here(args, cluster)
+    finally:
+        distributed.stop()
+
+
+def _reproduce_here(args, cluster=None) -> int:
+    """``reproduce`` on this process: alone, or as one of the processes torchrun started,
+    of which rank 0 owns --out (lock, earlier outputs moved aside, results written)."""
     from .outputs import RunFolder, save_figure, write_json
     from .plots import plot_results, plot_training_curves
     from .reproduce import run_models
 
+    def run(data, checkpoints):
+        return run_models(data, epochs=args.epochs, beta_cap=args.beta_cap,
+                          likelihood=args.likelihood, checkpoint_dir=checkpoints,
+                          progress=not args.quiet, precision=args.precision, cluster=cluster)
+
+    if cluster is not None and not cluster.is_main:
+        data = _prepare(args, cluster)
+        cluster.barrier()  # rank 0 has locked --out and moved earlier outputs aside
+        run(data, Path(args.out) / "checkpoints")
+        return 0
     with RunFolder(args.out, "results.json", REPRODUCE_OUTPUTS, args.overwrite) as folder:
-        data = _prepare(args)
+        data = _prepare(args, cluster)
         _say_moved(folder.move_aside())
-        results, histories = run_models(
-            data, epochs=args.epochs, beta_cap=args.beta_cap, likelihood=args.likelihood,
-            checkpoint_dir=folder.path / "checkpoints", progress=not args.quiet,
-            precision=args.precision)
+        if cluster is not None:
+            cluster.barrier()
+        results, histories = run(data, folder.path / "checkpoints")
         written = [write_json(folder.path / "results.json", results),
                    save_figure(plot_training_curves(histories), folder.path / "training_curves.png"),
                    save_figure(plot_results(results), folder.path / "test_ndcg.png")]
