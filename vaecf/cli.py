@@ -170,8 +170,12 @@ def _write_statistics(args, split) -> None:
 def _bench(args) -> int:
     from .bench import format_bench_table, run_benchmark
 
+    if args.no_other and args.other_python:
+        raise ValueError("--no-other skips the comparison that --other-python names: give one "
+                         "of the two.")
     records = run_benchmark(scale=args.scale, threads=args.threads, repeats=args.repeats,
-                            seed=args.seed, other_python=args.other_python)
+                            seed=args.seed, other_python=args.other_python,
+                            other=not args.no_other)
     print(format_bench_table(records))
     if args.out:
         from .outputs import write_json
@@ -319,7 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--other-python", default=None,
-                       help="a Python with cornac installed (default: $VAECF_BENCH_PYTHON, or this one if it has cornac)")
+                       help="a Python with cornac installed (default: $VAECF_BENCH_PYTHON, this one "
+                            "if it has cornac, else an environment made once in $VAECF_BENCH_ENV or "
+                            "~/.cache/vaecf/cornac-env)")
+    bench.add_argument("--no-other", action="store_true",
+                       help="skip the comparison with Cornac (no environment is made)")
     bench.set_defaults(run=_bench)
 
     fig = commands.add_parser("figures", help="annealing curve, β sweep, likelihoods, NDCG by activity")
