@@ -6,7 +6,9 @@ made readable. Nothing is executed and the notebook file is not changed.
   ``VBox(children=(SelectionSlider(...``. Progress bars (tqdm) are dropped; every other
   widget becomes a short note saying which controls the running notebook shows there.
 - A claim (vaecf.notebook.Claims) is shown as the sentence it printed, set as prose.
-- Cells are highlighted as IPython (``!pip`` in the Colab cell) where the notebook does not say.
+- The test suite's markers (``# NBVAL_IGNORE_OUTPUT`` lines) are left out of the code shown.
+- Python cells are highlighted as IPython (``!pip`` in the Colab cell) where the notebook
+  names no highlighter.
 """
 from __future__ import annotations
 
@@ -19,6 +21,10 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 CLAIM_MIME = "application/vnd.vaecf.claim+json"
 PROGRESS_BAR = re.compile(r"\d+%\|")  # tqdm's "name:  40%|████      | 2/5 [...]"
 CONTROL = re.compile(r"(\w+)\([^()]*?description='([^']*)'")
+TEST_MARKER = re.compile(r"^# NBVAL_\w+[ \t]*\n?", re.MULTILINE)
+# what a reader calls the ipywidgets controls a note names
+CONTROL_NAMES = {"Slider": "slider", "Checkbox": "tick box", "Dropdown": "menu",
+                 "ToggleButtons": "buttons", "RadioButtons": "buttons", "Button": "button"}
 
 
 def _text(data: dict) -> str:
@@ -26,9 +32,15 @@ def _text(data: dict) -> str:
     return "".join(text) if isinstance(text, list) else text
 
 
+def _control_name(kind: str) -> str:
+    return next((name for suffix, name in CONTROL_NAMES.items() if kind.endswith(suffix)),
+                "control")
+
+
 def widget_note(text: str) -> str:
     """The HTML note that stands in for a widget whose text fallback is `text`."""
-    controls = [f"{kind} “{html.escape(label)}”" for kind, label in CONTROL.findall(text)]
+    controls = [f"a {_control_name(kind)} for {html.escape(label)}"
+                for kind, label in CONTROL.findall(text)]
     what = ("an interactive widget (" + ", ".join(controls) + ")") if controls \
         else "an interactive widget"
     return ('<div class="admonition note widget-note"><p class="admonition-title">'
@@ -37,11 +49,13 @@ def widget_note(text: str) -> str:
             'the figures on this page show its default setting.</p></div>')
 
 
-def claim_html(claim: dict) -> str:
-    """A claim's printed sentence as a paragraph, marked as holding or not."""
+def claim_html(claim: dict, fallback: str = "") -> str:
+    """A claim's printed sentence (else `fallback`, its text output) as a paragraph, marked
+    as holding or not."""
     holds = "holds" if claim.get("holds") else "fails"
-    return (f'<div class="claim claim-{holds}"><p>{html.escape(claim.get("printed", ""))}</p>'
-            '</div>')
+    sentence = html.escape(claim.get("printed") or fallback)
+    return f'<div class="claim claim-{holds}"><p>{sentence}</p></div>'
+
 
 
 def _html_output(text: str) -> nbformat.NotebookNode:
@@ -52,8 +66,14 @@ def _html_output(text: str) -> nbformat.NotebookNode:
 def for_book(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """`nb` with progress-bar widgets removed, every other widget output replaced by a note
     and every claim set as a paragraph."""
-    nb.metadata.setdefault("language_info", {}).setdefault("pygments_lexer", "ipython3")
+    language = nb.metadata.get("kernelspec", {}).get("language", "python")
+    info = nbformat.from_dict(nb.metadata.get("language_info") or {"name": language})
+    if info.get("name") == "python":
+        info.setdefault("pygments_lexer", "ipython3")
+    nb.metadata["language_info"] = info
     for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = TEST_MARKER.sub("", cell.source)
         outputs = []
         for output in cell.get("outputs", []):
             data = output.get("data", {})
@@ -63,7 +83,7 @@ def for_book(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                     continue
                 output = _html_output(widget_note(text))
             elif CLAIM_MIME in data:
-                output = _html_output(claim_html(data[CLAIM_MIME]))
+                output = _html_output(claim_html(data[CLAIM_MIME], _text(data)))
             outputs.append(output)
         if "outputs" in cell:
             cell.outputs = outputs
