@@ -15,7 +15,8 @@ project = "vaecf: variational autoencoders for collaborative filtering"
 author = "the vaecf authors"
 html_title = "vaecf — VAEs for collaborative filtering"
 
-extensions = ["myst_nb", "sphinx_external_toc", "sphinx-mathjax-offline"]
+# githubpages: writes .nojekyll, so GitHub Pages serves the _static/ and _images/ folders
+extensions = ["myst_nb", "sphinx_external_toc", "sphinx-mathjax-offline", "sphinx.ext.githubpages"]
 external_toc_path = "book/_toc.yml"
 include_patterns = ["README.md", "notebooks/README.md", "notebooks/*.ipynb", "assignments/README.md",
                     "assignments/student/*.ipynb"]
