@@ -38,6 +38,7 @@ html_theme_options = {
     "use_repository_button": True,
     "launch_buttons": {"colab_url": "https://colab.research.google.com"},
     "show_toc_level": 2,
+    "navbar_persistent": [],  # search lives in the sidebar; no second search bar on top
 }
 html_last_updated_fmt = None
 html_static_path = ["_static"]  # relative to this folder
