@@ -15,6 +15,13 @@ User activity is heavy-tailed (log-normal). A user with ``n_u`` clicks gets ``n_
 the clicks are not exactly multinomial. Because the generator keeps the true logits, an
 *oracle* that ranks items by the true probabilities can be scored beside every model.
 
+Gumbel top-k draws one key per user and item. For catalogues of Netflix's or the Million
+Song Dataset's size that is most of the time, so ``sampler="stream"`` draws the same
+distribution another way: iid draws from ``π_u`` (inverse CDF), whose first ``n_u``
+distinct items are a draw without replacement in the same successive (Plackett-Luce)
+order; a user whose stream runs short gets the rest by Gumbel top-k over the items not
+yet drawn, which continues the same successive draw exactly.
+
 Nothing of size users × items is ever held in memory: users are generated in chunks.
 """
 from __future__ import annotations
@@ -38,6 +45,11 @@ SYNTHETIC_SIZES = {
                   temperature=3.5, popularity_exponent=0.8, tail_steepness=8.0,
                   n_clusters=20, cluster_exponent=1.0, taste_spread=0.3),
     "ml-20m": dict(n_users=136_677, n_items=20_720, mean_clicks=73),
+    # The paper's Table 1 after preprocessing: users, items and clicks per user.
+    "netflix": dict(n_users=463_435, n_items=17_769, mean_clicks=123, min_clicks=5,
+                    sampler="stream"),
+    "msd": dict(n_users=571_355, n_items=41_140, mean_clicks=59, min_clicks=20,
+                sampler="stream"),
 }
 
 
@@ -73,7 +85,7 @@ def make_synthetic(n_users: int = 3_000, n_items: int = 600, seed: int = 0, n_cl
                    popularity_exponent: float = 1.2, mean_clicks: float = 40.0,
                    activity_sigma: float = 0.8, min_clicks: int = 3,
                    tail_steepness: float = 0.0, cluster_exponent: float = 0.0,
-                   taste_spread: float = 0.5,
+                   taste_spread: float = 0.5, sampler: str = "gumbel",
                    chunk_users: int = 2_000) -> tuple[RatingTable, SyntheticTruth]:
     """Draw a synthetic click table and its ground truth.
 
@@ -94,7 +106,13 @@ def make_synthetic(n_users: int = 3_000, n_items: int = 600, seed: int = 0, n_cl
             at all); real catalogues end in many items that almost nobody clicks.
         mean_clicks, activity_sigma: the log-normal activity (mean clicks per user and
             the spread of log-activity); activity is clipped to [min_clicks, n_items // 2].
+        sampler: ``"gumbel"`` (a Gumbel key per user and item) or ``"stream"`` (the same
+            distribution from about ``n_u`` draws per user; for large catalogues).
+        chunk_users: users drawn at a time (fewer for catalogues over 10,000 items, so a
+            chunk holds at most about 20 M user-item values).
     """
+    if sampler not in ("gumbel", "stream"):
+        raise ValueError(f"sampler must be 'gumbel' or 'stream', got {sampler!r}.")
     for label, value in (("n_users", n_users), ("n_items", n_items), ("n_clusters", n_clusters),
                          ("taste_dim", taste_dim), ("hidden", hidden), ("min_clicks", min_clicks)):
         if int(value) != value or value < 1:
@@ -129,19 +147,70 @@ def make_synthetic(n_users: int = 3_000, n_items: int = 600, seed: int = 0, n_cl
     activity = np.rint(rng.lognormal(mu, activity_sigma, size=n_users)).astype(np.int64)
     activity = np.clip(activity, min_clicks, n_items // 2)
 
+    if sampler == "stream" or n_items > 10_000:
+        chunk_users = max(1, min(chunk_users, 20_000_000 // n_items))
+    draw = _gumbel_top_k if sampler == "gumbel" else _stream_top_k
     user_chunks, item_chunks = [], []
     for start in range(0, n_users, chunk_users):
         users = np.arange(start, min(start + chunk_users, n_users))
-        logits = truth.logits(users)
-        keys = logits + rng.gumbel(size=logits.shape).astype(np.float32)
-        most = int(activity[users].max())
-        top = np.argpartition(-keys, most - 1, axis=1)[:, :most]
-        top_keys = np.take_along_axis(keys, top, axis=1)
-        top = np.take_along_axis(top, np.argsort(-top_keys, axis=1), axis=1)
-        take = np.arange(most)[None, :] < activity[users][:, None]
-        user_chunks.append(np.broadcast_to(users[:, None], top.shape)[take])
-        item_chunks.append(top[take])
+        chunk_users_ids, chunk_items = draw(truth.logits(users), activity[users], rng)
+        user_chunks.append(users[chunk_users_ids])
+        item_chunks.append(chunk_items)
     user_ids = np.concatenate(user_chunks)
     item_ids = np.concatenate(item_chunks).astype(np.int64)
     ratings = np.full(user_ids.size, 5.0, dtype=np.float32)
     return RatingTable(user_ids, item_ids, ratings, name="synthetic"), truth
+
+
+def _gumbel_top_k(logits: np.ndarray, counts: np.ndarray, rng, chosen=None):
+    """Rows' ``counts`` distinct items, most likely first, by Gumbel top-k (a key per item).
+
+    ``chosen`` (a boolean mask like ``logits``) marks items a row already has; they are
+    left out. Returns (row, item) pairs, each row's items in draw order.
+    """
+    keys = logits + rng.gumbel(size=logits.shape).astype(np.float32)
+    if chosen is not None:
+        keys[chosen] = -np.inf
+    most = int(counts.max())
+    top = np.argpartition(-keys, most - 1, axis=1)[:, :most]
+    top_keys = np.take_along_axis(keys, top, axis=1)
+    top = np.take_along_axis(top, np.argsort(-top_keys, axis=1), axis=1)
+    take = np.arange(most)[None, :] < counts[:, None]
+    rows = np.broadcast_to(np.arange(len(counts))[:, None], top.shape)
+    return rows[take], top[take]
+
+
+def _stream_top_k(logits: np.ndarray, counts: np.ndarray, rng):
+    """The same draw as :func:`_gumbel_top_k` from ``2 · counts + 32`` iid draws per
+    row: the first ``counts`` distinct items of each row's stream, in order; rows whose
+    stream holds too few get the rest by Gumbel top-k over the items they lack."""
+    n_rows, n_items = logits.shape
+    cdf = np.exp(logits - logits.max(axis=1, keepdims=True)).astype(np.float64)
+    np.cumsum(cdf, axis=1, out=cdf)
+    cdf /= cdf[:, -1:]
+    cdf += np.arange(n_rows)[:, None]  # one increasing array: row r's CDF lies in (r, r + 1]
+    draws = 2 * counts + 32
+    rows = np.repeat(np.arange(n_rows), draws)
+    flat = np.searchsorted(cdf.ravel(), rows + rng.random(rows.size), side="right")
+    flat = np.minimum(flat, rows * n_items + n_items - 1)  # a draw of exactly r + 1
+    _, first = np.unique(flat, return_index=True)
+    first.sort()  # each row's distinct items in the order they were drawn
+    rows, items = rows[first], flat[first] - rows[first] * n_items
+    starts = np.searchsorted(rows, np.arange(n_rows))
+    rank = np.arange(rows.size) - starts[rows]
+    keep = rank < counts[rows]
+    rows, items = rows[keep], items[keep]
+    short = np.flatnonzero(np.bincount(rows, minlength=n_rows) < counts)
+    if short.size == 0:
+        return rows, items
+    have = np.bincount(rows, minlength=n_rows)
+    chosen = np.zeros((short.size, n_items), dtype=bool)
+    position = np.full(n_rows, -1)
+    position[short] = np.arange(short.size)
+    in_short = position[rows] >= 0
+    chosen[position[rows[in_short]], items[in_short]] = True
+    more_rows, more_items = _gumbel_top_k(logits[short], counts[short] - have[short], rng, chosen)
+    rows = np.concatenate([rows, short[more_rows]])
+    items = np.concatenate([items, more_items])
+    order = np.argsort(rows, kind="stable")  # each row: its stream's items, then the rest
+    return rows[order], items[order]
