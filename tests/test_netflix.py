@@ -214,3 +214,23 @@ def test_counts_command_exits_0_when_table_1_agrees(tmp_path, capsys, monkeypatc
     code = main(["counts", "--dataset", "netflix", "--path", str(tmp_path), "--heldout", "1"])
     out = capsys.readouterr().out
     assert code == 0 and "All published counts agree." in out and "DIFFERENT" not in out
+
+
+def test_reproduce_sets_the_paper_numbers_beside_the_release_only(tmp_path, monkeypatch):
+    from vaecf.cli import format_table
+    from vaecf.reference import PAPER_NETFLIX
+    from vaecf.reproduce import reproduce
+
+    write_combined(tmp_path)
+    monkeypatch.setattr(netflix, "NETFLIX_RELEASE_COUNTS", (275, 14, 26))
+    results, _ = reproduce("netflix", path=tmp_path, epochs=1, n_heldout=2, progress=False,
+                           device="cpu")
+    assert results["paper"] == PAPER_NETFLIX
+    assert results["protocol"]["n_heldout"] == 2 and results["protocol"]["min_item_users"] == 0
+    assert "0.351 / 0.444 / 0.386" in format_table(results)
+    monkeypatch.setattr(netflix, "NETFLIX_RELEASE_COUNTS", (1, 1, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModifiedDataWarning)
+        modified, _ = reproduce("netflix", path=tmp_path, epochs=1, n_heldout=2,
+                                progress=False, device="cpu")
+    assert "paper" not in modified
