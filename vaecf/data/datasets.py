@@ -63,16 +63,17 @@ def load_dataset(name: str, data_dir=None, path=None, size: str = "small", seed:
     """
     _check_name(name)
     if click_threshold is not None and name != "custom":
+        rule = "every song listened to is a click" if name == "msd" else "ratings above 3.5"
         raise ValueError(f"a click threshold (--click-threshold) applies to a click log of your "
-                         f"own (--dataset custom); {name} uses the paper's rule, ratings above "
-                         "3.5.")
+                         f"own (--dataset custom); {name} uses the paper's rule, {rule}.")
     if name == "synthetic":
         if path is not None:
             raise ValueError(
                 f"a ratings file (--path {path}) was given, but the dataset (--dataset) is "
                 "synthetic, which reads no file. Name the data the file holds: --dataset "
-                "ml-100k, ml-1m, ml-20m or ml-latest-small for MovieLens, --dataset custom for "
-                "a click log of your own.")
+                "ml-100k, ml-1m, ml-20m or ml-latest-small for MovieLens, netflix or msd for the "
+                "Netflix Prize or Million Song Dataset files, --dataset custom for a click log "
+                "of your own.")
         if size not in SYNTHETIC_SIZES:
             raise ValueError(f"Unknown synthetic size {size!r}; choose one of "
                              f"{', '.join(SYNTHETIC_SIZES)}.")
