@@ -10,9 +10,9 @@ downloads are no longer served, so use a copy you already have. The release is
 
 Every triplet is a click (a song listened to at all); the play count is kept as the
 table's rating, with a click threshold of 0. The file is read in blocks by pandas' C
-parser; each block's text ids are numbered by a hash table of the distinct ids seen so
-far (one Python string per distinct user or song, never one per line), in order of first
-appearance. The table keeps 12 bytes per triplet (int32 user, int32 song, float32 play
+parser (its text ids are Python strings only while their block of about 500,000 lines
+is parsed) and numbered by a table of the distinct ids seen so far (one string per
+distinct user or song), in order of first appearance. The table keeps 12 bytes per triplet (int32 user, int32 song, float32 play
 count).
 """
 from __future__ import annotations
