@@ -101,3 +101,16 @@ def test_command_line_writes_the_json(tmp_path, capsys):
     assert [r["size"] for r in saved] == list(bench.BENCH_SIZES)
     assert all(KEYS <= r.keys() for r in saved)
     assert "epoch s" in capsys.readouterr().out
+
+
+def test_the_msd_size_on_request_with_part_of_each_epoch_timed():
+    assert "msd" not in bench.BENCH_SIZES and "msd" in bench.KNOWN_SIZES
+    size = bench.scaled_size("msd", 1.0)
+    assert (size["n_users"], size["n_items"]) == (571_355, 41_140)
+    [record] = bench.run_benchmark(scale=0.004, sizes=("msd",), threads=1, repeats=1,
+                                   other_python=NO_PYTHON, progress=False, epoch_batches=1)
+    assert record["size"] == "msd" and record["epoch_batches"] == 1 < record["batches"]
+    assert record["eval_users"] == 2 * round(0.004 * 571_355 * 50_000 / 571_355)
+    assert "from 1 of" in bench.format_bench_table([record])
+    with pytest.raises(ValueError, match="epoch-batches"):
+        bench.run_benchmark(scale=0.004, sizes=("msd",), epoch_batches=0, progress=False)

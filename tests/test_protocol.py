@@ -78,3 +78,55 @@ def test_nothing_left_after_filtering():
     table = RatingTable(np.array([1, 1, 2]), np.array([1, 2, 1]), np.array([5.0, 5.0, 5.0]))
     with pytest.raises(SplitError, match="No user has 5 or more"):
         paper_split(table)
+
+
+def _order_example():
+    """Seven users, items a..g (0..6) and x, y (7, 8) that every user clicked; the three
+    ways of filtering (at least 2 users per item, 5 clicks per user) give three answers.
+
+    Item users: a 6, b 6, c 5, d 1, e 1, f 1, g 2, x 7, y 7.
+    * items first, once (the authors' order): d, e, f go; then u3 ({a, g, x, y}) and u4
+      ({b, x, y}) are too light: users 1, 2, 5, 6, 7 with 6 + 5 + 3·5 = 26 clicks on
+      a, b, c, g, x, y (g is left with one user, u1);
+    * users first, once: u4 goes, then d, e: u3 keeps {a, g, x, y}: six users, 30 clicks;
+    * both repeated until they hold: g then falls below 2 users too: 25 clicks, 5 items.
+    """
+    a, b, c, d, e, f, g, x, y = range(9)
+    baskets = {1: [a, b, c, g], 2: [a, b, c], 3: [a, d, e, g], 4: [b, f],
+               5: [a, b, c], 6: [a, b, c], 7: [a, b, c]}
+    users = np.array([u for u, basket in baskets.items() for _ in basket + [x, y]])
+    items = np.array([i for basket in baskets.values() for i in basket + [x, y]])
+    return users, items
+
+
+def test_items_are_filtered_first_and_once():
+    from vaecf.data.protocol import filter_clicks
+
+    users, items, active = filter_clicks(*_order_example(), min_user_clicks=5, min_item_users=2)
+    assert active.tolist() == [1, 2, 5, 6, 7]
+    assert users.size == 26
+    assert sorted(set(items.tolist())) == [0, 1, 2, 6, 7, 8]
+    assert (items == 6).sum() == 1  # g kept, with one user left: the filters are not repeated
+
+
+def test_item_filter_reaches_the_split_and_its_record():
+    users, items = _order_example()
+    table = RatingTable(users, items, np.ones(users.size), click_threshold=0.0)
+    split = paper_split(table, n_heldout=1, seed=0, min_user_clicks=5, min_item_users=2)
+    everyone = set(split.train_users) | set(split.valid_users) | set(split.test_users)
+    assert everyone == {1, 2, 5, 6, 7}
+    assert split.protocol["min_item_users"] == 2
+    assert split.protocol["items_before_filtering"] == 9
+    assert split.protocol["users_after_filtering"] == 5
+    assert split.protocol["clicks_after_filtering"] == 26
+    assert split.protocol["items_clicked"] == 6  # a, b, c, g, x, y
+    without = paper_split(table, n_heldout=1, seed=0, min_user_clicks=5)
+    assert without.protocol["users_after_filtering"] == 6  # u3 keeps a, d, e, g, x, y
+    assert without.protocol["min_item_users"] == 0
+
+
+def test_min_item_users_must_be_a_count(table):
+    with pytest.raises(SplitError, match="min_item_users"):
+        paper_split(table, min_item_users=-1)
+    with pytest.raises(SplitError, match="min_item_users"):
+        paper_split(table, min_item_users=2.5)

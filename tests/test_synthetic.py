@@ -80,3 +80,60 @@ def test_calibrated_size_matches_ml1m_shape():
 def test_bad_parameters(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_synthetic(**kwargs)
+
+
+def test_netflix_and_msd_sizes_have_table_1_shapes():
+    from vaecf.data import SYNTHETIC_SIZES
+
+    netflix, msd = SYNTHETIC_SIZES["netflix"], SYNTHETIC_SIZES["msd"]
+    assert (netflix["n_users"], netflix["n_items"]) == (463_435, 17_769)
+    assert (msd["n_users"], msd["n_items"]) == (571_355, 41_140)
+    # Clicks per user: Table 1's 56.9 M and 33.6 M clicks over those users.
+    assert abs(netflix["n_users"] * netflix["mean_clicks"] / 1e6 - 56.9) < 0.5
+    assert abs(msd["n_users"] * msd["mean_clicks"] / 1e6 - 33.6) < 0.5
+    assert netflix["sampler"] == msd["sampler"] == "stream"
+
+
+def test_stream_sampler_gives_each_user_its_activity_in_distinct_items():
+    table, _ = make_synthetic(n_users=600, n_items=4_114, seed=3, mean_clicks=59,
+                              min_clicks=20, sampler="stream", chunk_users=128)
+    counts = np.bincount(table.user_ids, minlength=600)
+    assert counts.min() >= 20 and counts.max() <= 4_114 // 2
+    assert len(set(zip(table.user_ids.tolist(), table.item_ids.tolist()))) == len(table)
+    again, _ = make_synthetic(n_users=600, n_items=4_114, seed=3, mean_clicks=59,
+                              min_clicks=20, sampler="stream", chunk_users=128)
+    np.testing.assert_array_equal(table.item_ids, again.item_ids)
+    with pytest.raises(ValueError, match="sampler"):
+        make_synthetic(n_users=10, n_items=20, sampler="urn")
+
+
+def test_stream_and_gumbel_draws_have_the_same_distribution():
+    """Both are successive draws without replacement: for one row of logits repeated, the
+    share of rows whose first item is i is π_i, and the items' inclusion rates agree."""
+    from vaecf.data.synthetic import _gumbel_top_k, _stream_top_k
+
+    rng = np.random.default_rng(0)
+    logits = np.repeat(rng.normal(0, 1.5, size=(1, 150)).astype(np.float32), 20_000, axis=0)
+    p = np.exp(logits[0] - logits[0].max())
+    p /= p.sum()
+    rows, items = _stream_top_k(logits, np.ones(20_000, dtype=np.int64), rng)
+    first = np.bincount(items, minlength=150) / 20_000
+    assert np.abs(first - p).max() < 5 * np.sqrt(p.max() / 20_000)
+    counts = np.full(20_000, 40)
+    _, stream_items = _stream_top_k(logits, counts, rng)
+    _, gumbel_items = _gumbel_top_k(logits, counts, rng)
+    stream_rate = np.bincount(stream_items, minlength=150) / 20_000
+    gumbel_rate = np.bincount(gumbel_items, minlength=150) / 20_000
+    assert np.abs(stream_rate - gumbel_rate).max() < 5 * np.sqrt(0.25 * 2 / 20_000)
+
+
+def test_rows_whose_stream_runs_short_are_completed_by_gumbel():
+    from vaecf.data.synthetic import _stream_top_k
+
+    rng = np.random.default_rng(1)
+    logits = np.tile(np.linspace(8, -8, 200, dtype=np.float32), (3, 1))  # a steep head
+    counts = np.array([100, 199, 5])
+    rows, items = _stream_top_k(logits, counts, rng, rounds=1)
+    np.testing.assert_array_equal(np.bincount(rows), counts)
+    for row in range(3):
+        assert len(set(items[rows == row].tolist())) == counts[row]

@@ -1,12 +1,16 @@
 """How fast a Mult-VAE epoch is, against what the hardware allows and another library.
 
 For each data size (an ML-20M-sized and an ML-1M-sized synthetic click matrix, both
-shrunk by ``scale``) one fresh Python process, so that its memory high-water mark is its
-own, measures:
+shrunk by ``scale``; on request, ``sizes=("msd",)`` or ``--sizes msd``, also a Million
+Song Dataset-sized one: 571,355 users × 41,140 items, 50,000 validation and 50,000 test
+users) one fresh Python process, so that its memory high-water mark is its own, measures:
 
 * ``gen_s``: drawing the synthetic clicks (:func:`vaecf.data.make_synthetic`) and the split;
 * ``epoch_s``: one training epoch of the paper's Mult-VAE [I → 600 → 200 → 600 → I],
-  batch 500, with :func:`vaecf.train.train_epoch` (median of ``repeats`` epochs);
+  batch 500, with :func:`vaecf.train.train_epoch` (median of ``repeats`` epochs); with
+  ``epoch_batches`` (``--epoch-batches N``) only the first N batches of each epoch are
+  run, and this time and the bounds below are scaled to the whole epoch (the record's
+  ``epoch_batches`` says so; the memory high-water mark is reached in the first batches);
 * ``bound_s``: the dense decoder products an epoch cannot avoid, timed with plain torch
   on the same shapes for every batch: logits = h Wᵀ (forward), ∂W = Gᵀ h and ∂h = G W
   (backward), with h the batch's 600-wide hidden layer and G the gradient of the logits;
@@ -55,6 +59,9 @@ import numpy as np
 __all__ = ["BENCH_SIZES", "scaled_size", "run_benchmark", "format_bench_table", "ratios"]
 
 BENCH_SIZES = ("ml-20m", "ml-1m")
+"""The sizes measured by default."""
+KNOWN_SIZES = BENCH_SIZES + ("msd",)
+"""Every size that can be asked for (the MSD-sized one takes tens of minutes on a small CPU)."""
 BATCH_SIZE = 500
 HIDDEN, LATENT = 600, 200
 MIN_USERS, MIN_ITEMS = 300, 120
@@ -71,8 +78,8 @@ def scaled_size(name: str, scale: float) -> dict:
     """
     from .data import SYNTHETIC_SIZES
 
-    if name not in BENCH_SIZES:
-        raise ValueError(f"Unknown benchmark size {name!r}; choose from {', '.join(BENCH_SIZES)}.")
+    if name not in KNOWN_SIZES:
+        raise ValueError(f"Unknown benchmark size {name!r}; choose from {', '.join(KNOWN_SIZES)}.")
     if not 0 < scale <= 1:
         raise ValueError(f"scale must lie in (0, 1], got {scale}; 1 is the full size.")
     full = dict(SYNTHETIC_SIZES[name])
@@ -223,11 +230,12 @@ def _other_epoch(python: str | None, train, threads: int, repeats: int, seed: in
 
 
 def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
-                 other_python: str | None, other_skipped: str | None = None) -> dict:
+                 other_python: str | None, other_skipped: str | None = None,
+                 epoch_batches: int | None = None) -> dict:
     """Every figure for one data size, measured in this process (see the module docstring)."""
     import torch
 
-    from .data import MOVIELENS, SYNTHETIC_SIZES, make_synthetic, paper_split
+    from .data import SYNTHETIC_SIZES, default_heldout, make_synthetic, paper_split
     from .metrics import evaluate
     from .models import MultVAE
     from .train import TrainConfig, make_optimiser, train_epoch
@@ -236,7 +244,7 @@ def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
     size = scaled_size(name, scale)
     tic = time.perf_counter()
     table, _ = make_synthetic(seed=seed, **size)
-    heldout = MOVIELENS[name].heldout_users / SYNTHETIC_SIZES[name]["n_users"]
+    heldout = default_heldout(name) / SYNTHETIC_SIZES[name]["n_users"]
     split = paper_split(table, n_heldout=heldout, seed=seed)
     gen_s = time.perf_counter() - tic
     del table
@@ -249,16 +257,24 @@ def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
     config = TrainConfig(epochs=1, batch_size=BATCH_SIZE, seed=seed)
     rng = np.random.default_rng(seed)
     n_train = split.train.shape[0]
+    n_batches = len(_batch_sizes(n_train))
+    if epoch_batches is not None and not 1 <= epoch_batches:
+        raise ValueError(f"epoch_batches must be at least 1, got {epoch_batches}.")
+    timed = min(n_batches, epoch_batches or n_batches)
+    timed_users = min(n_train, timed * BATCH_SIZE)
+    to_epoch = n_batches / timed  # the timed batches' share of an epoch, inverted
+
+    def users():
+        return rng.permutation(n_train)[:timed_users]
+
     model.train()
     train_epoch(model, split.train, optimiser, rng.permutation(n_train)[: 3 * BATCH_SIZE], config)
-    epoch_s = _median_time(
-        lambda: train_epoch(model, split.train, optimiser, rng.permutation(n_train), config),
-        repeats)
+    epoch_s = to_epoch * _median_time(
+        lambda: train_epoch(model, split.train, optimiser, users(), config), repeats)
     bf16 = replace(config, precision="bf16")
     train_epoch(model, split.train, optimiser, rng.permutation(n_train)[: 3 * BATCH_SIZE], bf16)
-    epoch_bf16_s = _median_time(
-        lambda: train_epoch(model, split.train, optimiser, rng.permutation(n_train), bf16),
-        repeats)
+    epoch_bf16_s = to_epoch * _median_time(
+        lambda: train_epoch(model, split.train, optimiser, users(), bf16), repeats)
 
     def evaluate_all():
         for group in ("valid", "test"):
@@ -268,9 +284,9 @@ def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
 
     eval_s = _median_time(evaluate_all, repeats)
     peak = _peak_gib(reset)
-    bound_s = _decoder_bound(n_train, split.n_items, repeats)
-    bound_bf16_s = _decoder_bound(n_train, split.n_items, repeats, torch.bfloat16)
-    adam_s = _adam_time(model, n_train, repeats)
+    bound_s = to_epoch * _decoder_bound(timed_users, split.n_items, repeats)
+    bound_bf16_s = to_epoch * _decoder_bound(timed_users, split.n_items, repeats, torch.bfloat16)
+    adam_s = to_epoch * _adam_time(model, timed_users, repeats)
     record = {
         "size": name, "scale": scale, "threads": threads, "repeats": repeats,
         "users": int(split.train.shape[0] + split.valid_fold_in.shape[0]
@@ -278,7 +294,7 @@ def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
         "train_users": int(n_train), "items": int(split.n_items),
         "train_clicks": int(split.train.nnz),
         "eval_users": int(split.valid_fold_in.shape[0] + split.test_fold_in.shape[0]),
-        "batches": len(_batch_sizes(n_train)), "gen_s": gen_s, "epoch_s": epoch_s,
+        "batches": n_batches, "epoch_batches": timed, "gen_s": gen_s, "epoch_s": epoch_s,
         "bound_s": bound_s, "epoch_bf16_s": epoch_bf16_s, "bound_bf16_s": bound_bf16_s,
         "bf16_native": _cpu_has_bf16(), "adam_s": adam_s,
         "huge_pages": os.environ.get("THP_MEM_ALLOC_ENABLE") == "1", "eval_s": eval_s,
@@ -293,12 +309,17 @@ def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
 
 def run_benchmark(scale: float = 1.0, sizes=BENCH_SIZES, threads: int | None = None,
                   repeats: int = 3, seed: int = 0, other_python: str | None = None,
-                  other: bool = True,
-                  progress: bool = True) -> list:
-    """Measure every size, each in a fresh process; one record (dict) per size."""
+                  other: bool = True, progress: bool = True,
+                  epoch_batches: int | None = None) -> list:
+    """Measure every size, each in a fresh process; one record (dict) per size.
+
+    ``epoch_batches``: time only that many batches of each epoch, scaled to the epoch."""
     threads = threads or os.cpu_count() or 1
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}.")
+    if epoch_batches is not None and epoch_batches < 1:
+        raise ValueError(f"epoch_batches (--epoch-batches) must be at least 1, got "
+                         f"{epoch_batches}.")
     for name in sizes:
         scaled_size(name, scale)  # bad input fails here, before any process starts
     other_python, other_skipped = find_other_python(other_python, make=other)
@@ -312,6 +333,8 @@ def run_benchmark(scale: float = 1.0, sizes=BENCH_SIZES, threads: int | None = N
             command += ["--other-python", other_python]
         else:
             command += ["--other-skipped", other_skipped]
+        if epoch_batches:
+            command += ["--epoch-batches", str(epoch_batches)]
         env = {"THP_MEM_ALLOC_ENABLE": "1", **os.environ, "PYTHONPATH": _package_root()}
         done = subprocess.run(command, capture_output=True, text=True, env=env)
         if done.returncode != 0:
@@ -357,22 +380,27 @@ def format_bench_table(records: list) -> str:
     if records:
         lines.append(f"scale {first['scale']}, median of {first['repeats']} run(s); torch "
                      f"{first['torch']}. bound = decoder products forward + backward, plain torch.")
+    for r in records:
+        if r.get("epoch_batches", r["batches"]) < r["batches"]:
+            lines.append(f"{r['size']}: epoch, bound and Adam times from {r['epoch_batches']} of "
+                         f"{r['batches']} batches, scaled to the epoch.")
     return "\n".join(lines)
 
 
 def _worker(argv=None) -> int:
     """Measure one size in this process and print its record as one JSON line."""
     parser = argparse.ArgumentParser(prog="python -m vaecf.bench")
-    parser.add_argument("size", choices=BENCH_SIZES)
+    parser.add_argument("size", choices=KNOWN_SIZES)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--other-python", default=None)
     parser.add_argument("--other-skipped", default=None)
+    parser.add_argument("--epoch-batches", type=int, default=None)
     args = parser.parse_args(argv)
     record = measure_size(args.size, args.scale, args.threads, args.repeats, args.seed,
-                          args.other_python, args.other_skipped)
+                          args.other_python, args.other_skipped, args.epoch_batches)
     print(json.dumps(record))
     return 0
 

@@ -129,7 +129,7 @@ def _reproduce_here(args, cluster=None) -> int:
 
 
 def _counts(args) -> int:
-    from .reference import PUBLISHED_COUNTS
+    from .reference import PAPER_TABLE1, PUBLISHED_COUNTS
 
     table, split = _split(args)
     ours = {**split.protocol, **split.counts()}
@@ -145,12 +145,34 @@ def _counts(args) -> int:
             mismatches += not agrees
             line += f"   published {published[key]:>12,}  {'ok' if agrees else 'DIFFERENT'}"
         print(line)
-    if published:
+    paper = PAPER_TABLE1.get(args.dataset)
+    if paper:
+        mismatches += _table1_mismatches(paper, split)
+    if published or paper:
         print("All published counts agree." if mismatches == 0 else
               f"{mismatches} count(s) differ from the published ones.")
     if args.statistics:
         _write_statistics(args, split)
     return 1 if mismatches else 0
+
+
+def _table1_mismatches(paper: dict, split) -> int:
+    """Print our counts beside the paper's Table 1 (clicks in millions, to one decimal);
+    the number that differ."""
+    ours = {"users": split.protocol["users_after_filtering"], "items": split.n_items,
+            "clicks_millions": round(split.protocol["clicks_after_filtering"] / 1e6, 1),
+            "heldout": split.protocol["n_heldout"]}
+    labels = {"users": "users", "items": "items", "clicks_millions": "clicks (millions)",
+              "heldout": "held-out users (each)"}
+    print("  paper's Table 1, after preprocessing:")
+    mismatches = 0
+    for key, label in labels.items():
+        agrees = ours[key] == paper[key]
+        mismatches += not agrees
+        shown = (lambda v: f"{v:>12,.1f}") if key == "clicks_millions" else (lambda v: f"{v:>12,}")
+        print(f"    {label:<30}{shown(ours[key])}   paper {shown(paper[key])}  "
+              f"{'ok' if agrees else 'DIFFERENT'}")
+    return mismatches
 
 
 def _write_statistics(args, split) -> None:
@@ -173,9 +195,9 @@ def _bench(args) -> int:
     if args.no_other and args.other_python:
         raise ValueError("--no-other skips the comparison that --other-python names: give one "
                          "of the two.")
-    records = run_benchmark(scale=args.scale, threads=args.threads, repeats=args.repeats,
-                            seed=args.seed, other_python=args.other_python,
-                            other=not args.no_other)
+    records = run_benchmark(scale=args.scale, sizes=tuple(args.sizes), threads=args.threads,
+                            repeats=args.repeats, seed=args.seed, other_python=args.other_python,
+                            other=not args.no_other, epoch_batches=args.epoch_batches)
     print(format_bench_table(records))
     if args.out:
         from .outputs import write_json
@@ -273,15 +295,17 @@ def _add_data_arguments(parser):
 
     parser.add_argument("--dataset", default="synthetic", choices=DATASETS)
     parser.add_argument("--data-dir", default=None,
-                        help="where MovieLens files are looked for / downloaded")
+                        help="where MovieLens files are looked for / downloaded, and Netflix or "
+                             "MSD files looked for (there or in its netflix/ or msd/ folder)")
     parser.add_argument("--mirror", type=_mirror, default=None, metavar="URL",
                         help="a folder URL of your own holding the MovieLens archive "
                              "(e.g. URL/ml-1m.zip), tried before GroupLens and the built-in "
                              "mirrors and checked against the same SHA-256 (default: "
                              "$VAECF_MOVIELENS_MIRROR)")
     parser.add_argument("--path", default=None,
-                        help="a MovieLens ratings file (or folder) you already have, or your own "
-                             "click log with --dataset custom")
+                        help="a MovieLens ratings file (or folder) you already have, the Netflix "
+                             "Prize files' folder, MSD's train_triplets.txt, or your own click "
+                             "log with --dataset custom")
     parser.add_argument("--click-threshold", type=_finite, default=None,
                         help="--dataset custom: ratings strictly above it are clicks (the file "
                              "needs a rating column; default: every line is a click)")
@@ -307,15 +331,19 @@ def _add_run_arguments(parser, out: str):
 def _split(args):
     """The rating table and the paper's split for the data the arguments name."""
     from .data import default_heldout, load_dataset, paper_split
+    from .data.datasets import protocol_options
 
     table, _ = load_dataset(args.dataset, data_dir=args.data_dir, path=args.path, size=args.size,
                             seed=args.seed, click_threshold=args.click_threshold,
                             mirror=args.mirror)
     heldout = args.heldout if args.heldout is not None else default_heldout(args.dataset)
-    return table, paper_split(table, n_heldout=heldout, seed=args.seed)
+    return table, paper_split(table, n_heldout=heldout, seed=args.seed,
+                              **protocol_options(args.dataset))
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .bench import BENCH_SIZES, KNOWN_SIZES
+
     parser = argparse.ArgumentParser(prog="python -m vaecf", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     rep = commands.add_parser("reproduce", help="train and evaluate the paper's models")
@@ -339,6 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=3, help="runs of each timing; the median is kept")
     bench.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--sizes", nargs="+", default=list(BENCH_SIZES), choices=KNOWN_SIZES,
+                       help="the synthetic sizes to measure (default: ml-20m ml-1m; msd is the "
+                            "Million Song Dataset's shape, 571,355 users × 41,140 items)")
+    bench.add_argument("--epoch-batches", type=int, default=None, metavar="N",
+                       help="time only N batches of each epoch and scale to the epoch (memory "
+                            "is measured all the same); for the large sizes on a small CPU")
     bench.add_argument("--other-python", default=None,
                        help="a Python with cornac installed (default: $VAECF_BENCH_PYTHON, this one "
                             "if it has cornac, else an environment made once in $VAECF_BENCH_ENV or "

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .reference import ML1M_NDCG100, PAPER_ML20M
+from .reference import ML1M_NDCG100, PAPER_ML20M, PAPER_RESULTS
 
 __all__ = ["METRICS", "BEATS_SIGMAS", "PairedDifference", "paired_difference",
            "compare_results", "unconverged_models", "side_by_side", "ML1M_REFERENCE_NAMES", "reference_for", "comparison_table"]
@@ -139,11 +139,12 @@ def side_by_side(runs: dict, metric: str = "ndcg@100") -> pd.DataFrame:
 def reference_for(dataset: str) -> tuple[dict, str]:
     """Published numbers for ``dataset`` as ``{model: {metric: value}}``, and their source.
 
-    ML-20M: the paper's Table 2. ML-1M: test NDCG@100 measured with the authors' code (and
-    EASE) under the same protocol. Other data sets have none (an empty dict).
+    ML-20M, Netflix, MSD: the paper's Table 2. ML-1M: test NDCG@100 measured with the
+    authors' code (and EASE) under the same protocol. Other data sets have none (an empty
+    dict).
     """
-    if dataset == "ml-20m":
-        return PAPER_ML20M, "paper (Liang et al. 2018, Table 2)"
+    if dataset in PAPER_RESULTS:
+        return PAPER_RESULTS[dataset], "paper (Liang et al. 2018, Table 2)"
     if dataset == "ml-1m":
         table = {ours: {"ndcg@100": ML1M_NDCG100[theirs]}
                  for ours, theirs in ML1M_REFERENCE_NAMES.items()}

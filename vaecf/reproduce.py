@@ -16,12 +16,13 @@ import torch
 
 from . import __version__
 from .data import RatingTable, Split, SplitError, SyntheticTruth, default_heldout, load_dataset, paper_split
+from .data.datasets import protocol_options
 from .devices import usable_device
 from .metrics import evaluate
 from .likelihoods import get_likelihood
 from .models import AE, EASE, WMF, MultDAE, MultVAE, Popularity
 from .models.oracle import Oracle
-from .reference import PAPER_ML20M
+from .reference import PAPER_RESULTS
 from .annealing import paper_beta_procedure
 from .train import PAPER_RUN_EPOCHS, TrainConfig, fit
 
@@ -89,7 +90,7 @@ def prepare_data(dataset: str = "synthetic", data_dir=None, path=None, seed: int
     table, truth = load_dataset(dataset, data_dir=data_dir, path=path, size=size, seed=seed,
                                 click_threshold=click_threshold, mirror=mirror)
     split = paper_split(table, n_heldout=n_heldout if n_heldout is not None else default_heldout(dataset),
-                        seed=seed)
+                        seed=seed, **protocol_options(dataset))
     for group, users in (("validation", split.valid_users), ("test", split.test_users)):
         if users.size < MIN_EVALUATED_USERS:
             raise SplitError(
@@ -174,8 +175,8 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
     With ``checkpoint_dir``, each autoencoder writes a checkpoint there after every epoch
     and an interrupted run started again with the same arguments resumes from it.
 
-    The paper's ML-20M numbers are set beside the results only when the data is the
-    ML-20M release. With fewer than 100 items, each @K is computed over the whole
+    The paper's numbers (ML-20M, Netflix, MSD) are set beside the results only when the
+    data is that release. With fewer than 100 items, each @K is computed over the whole
     catalogue, and ``results["k_capped"]`` says so.
 
     ``cluster`` (:func:`vaecf.distributed.from_environment`, under ``torchrun``) trains
@@ -256,6 +257,6 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
     if truth is not None:
         oracle = Oracle(truth, split.item_ids)
         record("Oracle (true probabilities)", oracle.score, 0.0, needs_users=True)
-    if dataset == "ml-20m" and _is_release(data):
-        results["paper"] = PAPER_ML20M
+    if dataset in PAPER_RESULTS and _is_release(data):
+        results["paper"] = PAPER_RESULTS[dataset]
     return results, histories

@@ -1,7 +1,11 @@
 """The paper's strong-generalisation protocol (Liang et al. 2018, §4.1; DESIGN §5).
 
 1. Binarise: ratings above ``rating_threshold`` (3.5, i.e. four stars or more) are clicks.
-2. Keep users with at least ``min_user_clicks`` (5) clicks; items are not filtered.
+2. Keep items clicked by at least ``min_item_users`` users (0: no item filter, as on
+   MovieLens and Netflix; 200 on the Million Song Dataset), then, on what is left, users
+   with at least ``min_user_clicks`` clicks (5; 20 on the Million Song Dataset). The
+   filters are applied once, items first, as the authors' ``filter_triplets`` does, so
+   an item can end below ``min_item_users`` once users are removed.
 3. Shuffle the users with a fixed seed; the last ``n_heldout`` are test users, the
    ``n_heldout`` before them validation users, the rest training users.
 4. The item set is the items clicked by training users; held-out users' clicks on other
@@ -24,7 +28,7 @@ import scipy.sparse as sp
 
 from .ratings import RatingTable
 
-__all__ = ["Split", "SplitError", "paper_split", "resolve_heldout"]
+__all__ = ["Split", "SplitError", "paper_split", "filter_clicks", "resolve_heldout"]
 
 
 class SplitError(ValueError):
@@ -95,7 +99,7 @@ def resolve_heldout(n_heldout: int | float, n_users: int) -> int:
 
 def paper_split(table: RatingTable, n_heldout: int | float = 0.1, seed: int = 98765,
                 rating_threshold: float | None = None, min_user_clicks: int = 5,
-                target_fraction: float = 0.2) -> Split:
+                target_fraction: float = 0.2, min_item_users: int = 0) -> Split:
     """Split a rating table into train / validation / test users exactly as the paper does.
 
     Args:
@@ -105,11 +109,15 @@ def paper_split(table: RatingTable, n_heldout: int | float = 0.1, seed: int = 98
         seed: the shuffle and target-selection seed (the authors used 98765).
         rating_threshold: ratings strictly above it are clicks (default: the table's
             ``click_threshold``, the paper's 3.5 for star ratings).
-        min_user_clicks: users with fewer clicks are removed.
+        min_user_clicks: users with fewer clicks (after the item filter) are removed.
         target_fraction: share of each held-out user's clicks to predict.
+        min_item_users: items clicked by fewer users are removed first (0: none are).
     """
     if min_user_clicks < 1:
         raise SplitError(f"min_user_clicks must be at least 1, got {min_user_clicks}.")
+    if isinstance(min_item_users, bool) or int(min_item_users) != min_item_users \
+            or min_item_users < 0:
+        raise SplitError(f"min_item_users must be a whole number ≥ 0, got {min_item_users!r}.")
     if not 0 < target_fraction < 1:
         raise SplitError(f"target_fraction must lie in (0, 1), got {target_fraction}.")
     if len(table) == 0:
@@ -126,17 +134,16 @@ def paper_split(table: RatingTable, n_heldout: int | float = 0.1, seed: int = 98
         rating_threshold = table.click_threshold
     clicked = table.ratings > rating_threshold
     users, items = table.user_ids[clicked], table.item_ids[clicked]
-    unique_users, user_index, clicks_per_user = np.unique(users, return_inverse=True,
-                                                          return_counts=True)
-    _check_no_repeated_clicks(table.name, users, items, user_index)
-    keep = clicks_per_user[user_index] >= min_user_clicks
-    users, items = users[keep], items[keep]
-    active = unique_users[clicks_per_user >= min_user_clicks]  # sorted raw ids
+    items_before = _check_no_repeated_clicks(table.name, users, items)
+    users, items, active = filter_clicks(users, items, min_user_clicks, min_item_users)
     if active.size == 0:
+        items_rule = (f" on items clicked by {min_item_users} or more users"
+                      if min_item_users > 0 else "")
         raise SplitError(
-            f"No user has {min_user_clicks} or more ratings above {rating_threshold} in "
-            f"{table.name}; nothing is left to split. Use more data, or count more ratings as "
-            "clicks (a lower click threshold, --click-threshold, for a click log of your own).")
+            f"No user has {min_user_clicks} or more ratings above {rating_threshold}"
+            f"{items_rule} in {table.name}; nothing is left to split. Use more data, or count "
+            "more ratings as clicks (a lower click threshold, --click-threshold, for a click "
+            "log of your own).")
 
     h = resolve_heldout(n_heldout, active.size)
     if active.size - 2 * h < 1:
@@ -167,6 +174,7 @@ def paper_split(table: RatingTable, n_heldout: int | float = 0.1, seed: int = 98
 
     protocol = {
         "rating_threshold": rating_threshold, "min_user_clicks": min_user_clicks,
+        "min_item_users": int(min_item_users), "items_before_filtering": items_before,
         "n_heldout": h, "target_fraction": target_fraction, "seed": seed,
         "users_after_filtering": int(active.size), "clicks_after_filtering": int(users.size),
         "items_clicked": int(np.unique(items).size),
@@ -176,9 +184,35 @@ def paper_split(table: RatingTable, n_heldout: int | float = 0.1, seed: int = 98
                  item_ids, train_users, held["valid"][2], held["test"][2], protocol)
 
 
-def _check_no_repeated_clicks(name, users, items, user_index):
+def filter_clicks(users: np.ndarray, items: np.ndarray, min_user_clicks: int = 5,
+                  min_item_users: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The protocol's step 2: items clicked by fewer than ``min_item_users`` users are
+    dropped, then users with fewer than ``min_user_clicks`` of the remaining clicks.
+
+    Each filter runs once, items first, as in the authors' ``filter_triplets``
+    (``min_sc`` then ``min_uc``): it is not repeated until both hold, so an item kept by
+    the first filter may have fewer than ``min_item_users`` users once light users are
+    gone. Clicks are (user, item) pairs without repeats.
+
+    Returns:
+        ``(users, items, active)``: the clicks kept and the sorted ids of the users kept.
+    """
+    if min_item_users > 0:
+        _, item_index, users_per_item = np.unique(items, return_inverse=True, return_counts=True)
+        popular = users_per_item[item_index] >= min_item_users
+        users, items = users[popular], items[popular]
+        del item_index, popular
+    unique_users, user_index, clicks_per_user = np.unique(users, return_inverse=True,
+                                                          return_counts=True)
+    keep = clicks_per_user[user_index] >= min_user_clicks
+    return users[keep], items[keep], unique_users[clicks_per_user >= min_user_clicks]
+
+
+def _check_no_repeated_clicks(name, users, items):
     """A repeated (user, item) click would be counted twice and could land in both fold-in
-    and target, so it is refused (:func:`vaecf.data.read_ratings` refuses such files too)."""
+    and target, so it is refused (:func:`vaecf.data.read_ratings` refuses such files too).
+    Returns the number of distinct items clicked."""
+    _, user_index = np.unique(users, return_inverse=True)
     item_values, item_index = np.unique(items, return_inverse=True)
     keys = user_index.astype(np.int64) * item_values.size + item_index
     order = np.argsort(keys, kind="stable")
@@ -188,6 +222,7 @@ def _check_no_repeated_clicks(name, users, items, user_index):
         raise SplitError(
             f"{name}: user {users[row]} rated item {items[row]} more than once. Keep one "
             "rating per (user, item) pair, e.g. the latest, before splitting.")
+    return int(item_values.size)
 
 
 def _click_matrix(users, items, row_users, item_ids) -> sp.csr_matrix:

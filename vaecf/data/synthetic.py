@@ -15,6 +15,13 @@ User activity is heavy-tailed (log-normal). A user with ``n_u`` clicks gets ``n_
 the clicks are not exactly multinomial. Because the generator keeps the true logits, an
 *oracle* that ranks items by the true probabilities can be scored beside every model.
 
+Gumbel top-k draws one key per user and item. For catalogues of Netflix's or the Million
+Song Dataset's size that is most of the time, so ``sampler="stream"`` draws the same
+distribution another way: iid draws from ``π_u`` (inverse CDF), whose first ``n_u``
+distinct items are a draw without replacement in the same successive (Plackett-Luce)
+order; a user whose stream runs short gets the rest by Gumbel top-k over the items not
+yet drawn, which continues the same successive draw exactly.
+
 Nothing of size users × items is ever held in memory: users are generated in chunks.
 """
 from __future__ import annotations
@@ -38,6 +45,11 @@ SYNTHETIC_SIZES = {
                   temperature=3.5, popularity_exponent=0.8, tail_steepness=8.0,
                   n_clusters=20, cluster_exponent=1.0, taste_spread=0.3),
     "ml-20m": dict(n_users=136_677, n_items=20_720, mean_clicks=73),
+    # The paper's Table 1 after preprocessing: users, items and clicks per user.
+    "netflix": dict(n_users=463_435, n_items=17_769, mean_clicks=123, min_clicks=5,
+                    sampler="stream"),
+    "msd": dict(n_users=571_355, n_items=41_140, mean_clicks=59, min_clicks=20,
+                sampler="stream"),
 }
 
 
@@ -60,6 +72,15 @@ class SyntheticTruth:
         bias = self.item_bias if items is None else self.item_bias[items]
         return (self.temperature * hidden @ weights.T + bias).astype(np.float32)
 
+    def logits_float32(self, users: np.ndarray) -> np.ndarray:
+        """:meth:`logits` for all items with the item products in float32 (several times
+        faster; equal to about 1e-5), for drawing large catalogues."""
+        hidden = np.tanh(self.tastes[users] @ self.hidden_weights.T + self.hidden_bias)
+        logits = hidden.astype(np.float32) @ (self.temperature
+                                              * self.item_weights.T.astype(np.float32))
+        logits += self.item_bias.astype(np.float32)
+        return logits
+
     def probabilities(self, users: np.ndarray, items: np.ndarray | None = None) -> np.ndarray:
         """True click probabilities π_u (rows sum to one over the chosen items)."""
         logits = self.logits(users, items)
@@ -73,7 +94,7 @@ def make_synthetic(n_users: int = 3_000, n_items: int = 600, seed: int = 0, n_cl
                    popularity_exponent: float = 1.2, mean_clicks: float = 40.0,
                    activity_sigma: float = 0.8, min_clicks: int = 3,
                    tail_steepness: float = 0.0, cluster_exponent: float = 0.0,
-                   taste_spread: float = 0.5,
+                   taste_spread: float = 0.5, sampler: str = "gumbel",
                    chunk_users: int = 2_000) -> tuple[RatingTable, SyntheticTruth]:
     """Draw a synthetic click table and its ground truth.
 
@@ -94,7 +115,13 @@ def make_synthetic(n_users: int = 3_000, n_items: int = 600, seed: int = 0, n_cl
             at all); real catalogues end in many items that almost nobody clicks.
         mean_clicks, activity_sigma: the log-normal activity (mean clicks per user and
             the spread of log-activity); activity is clipped to [min_clicks, n_items // 2].
+        sampler: ``"gumbel"`` (a Gumbel key per user and item) or ``"stream"`` (the same
+            distribution from about ``n_u`` draws per user; for large catalogues).
+        chunk_users: users drawn at a time (with the stream sampler no more than keeps a
+            chunk to about 20 M user-item values).
     """
+    if sampler not in ("gumbel", "stream"):
+        raise ValueError(f"sampler must be 'gumbel' or 'stream', got {sampler!r}.")
     for label, value in (("n_users", n_users), ("n_items", n_items), ("n_clusters", n_clusters),
                          ("taste_dim", taste_dim), ("hidden", hidden), ("min_clicks", min_clicks)):
         if int(value) != value or value < 1:
@@ -129,19 +156,109 @@ def make_synthetic(n_users: int = 3_000, n_items: int = 600, seed: int = 0, n_cl
     activity = np.rint(rng.lognormal(mu, activity_sigma, size=n_users)).astype(np.int64)
     activity = np.clip(activity, min_clicks, n_items // 2)
 
+    if sampler == "stream":
+        chunk_users = max(1, min(chunk_users, 20_000_000 // n_items))
+    draw = _gumbel_top_k if sampler == "gumbel" else _stream_top_k
+    logits = truth.logits if sampler == "gumbel" else truth.logits_float32
     user_chunks, item_chunks = [], []
     for start in range(0, n_users, chunk_users):
         users = np.arange(start, min(start + chunk_users, n_users))
-        logits = truth.logits(users)
-        keys = logits + rng.gumbel(size=logits.shape).astype(np.float32)
-        most = int(activity[users].max())
-        top = np.argpartition(-keys, most - 1, axis=1)[:, :most]
-        top_keys = np.take_along_axis(keys, top, axis=1)
-        top = np.take_along_axis(top, np.argsort(-top_keys, axis=1), axis=1)
-        take = np.arange(most)[None, :] < activity[users][:, None]
-        user_chunks.append(np.broadcast_to(users[:, None], top.shape)[take])
-        item_chunks.append(top[take])
+        chunk_users_ids, chunk_items = draw(logits(users), activity[users], rng)
+        user_chunks.append(users[chunk_users_ids])
+        item_chunks.append(chunk_items)
     user_ids = np.concatenate(user_chunks)
     item_ids = np.concatenate(item_chunks).astype(np.int64)
     ratings = np.full(user_ids.size, 5.0, dtype=np.float32)
     return RatingTable(user_ids, item_ids, ratings, name="synthetic"), truth
+
+
+def _gumbel_top_k(logits: np.ndarray, counts: np.ndarray, rng, chosen=None):
+    """Rows' ``counts`` distinct items, most likely first, by Gumbel top-k (a key per item).
+
+    ``chosen`` (a boolean mask like ``logits``) marks items a row already has; they are
+    left out. Returns (row, item) pairs, each row's items in draw order.
+    """
+    keys = logits + rng.gumbel(size=logits.shape).astype(np.float32)
+    if chosen is not None:
+        keys[chosen] = -np.inf
+    most = int(counts.max())
+    top = np.argpartition(-keys, most - 1, axis=1)[:, :most]
+    top_keys = np.take_along_axis(keys, top, axis=1)
+    top = np.take_along_axis(top, np.argsort(-top_keys, axis=1), axis=1)
+    take = np.arange(most)[None, :] < counts[:, None]
+    rows = np.broadcast_to(np.arange(len(counts))[:, None], top.shape)
+    return rows[take], top[take]
+
+
+class _ItemDraws:
+    """Items drawn with probability proportional to a row of ``mass``: first a block of
+    ``block`` items by the blocks' total mass, then an item within it (exact; each row's
+    full mass is read once, to sum its blocks, however many draws follow)."""
+
+    def __init__(self, mass: np.ndarray, block: int = 64):
+        n_rows, n_items = mass.shape
+        self.n_blocks, self.block = -(-n_items // block), block
+        if self.n_blocks * block != n_items:
+            mass = np.pad(mass, ((0, 0), (0, self.n_blocks * block - n_items)))
+        self.blocks = mass.reshape(n_rows * self.n_blocks, block)
+        # One running sum of block masses over all rows: row r's share is (ends[r-1], ends[r]].
+        self.cdf = np.cumsum(self.blocks.sum(axis=1, dtype=np.float64))
+        self.ends = self.cdf[self.n_blocks - 1::self.n_blocks]
+        self.begins = np.r_[0.0, self.ends[:-1]]
+
+    def __call__(self, rows: np.ndarray, rng) -> np.ndarray:
+        """One item (column) for each entry of ``rows``."""
+        n_blocks = self.n_blocks
+        targets = self.begins[rows] + rng.random(rows.size) * (self.ends - self.begins)[rows]
+        chosen = np.clip(np.searchsorted(self.cdf, targets, side="right"), rows * n_blocks,
+                         rows * n_blocks + n_blocks - 1)  # rounding at a row's ends
+        within = np.cumsum(self.blocks[chosen], axis=1, dtype=np.float64)
+        targets = rng.random(rows.size) * within[:, -1]
+        position = np.minimum((within <= targets[:, None]).sum(axis=1), self.block - 1)
+        return (chosen - rows * n_blocks) * self.block + position
+
+
+def _stream_top_k(logits: np.ndarray, counts: np.ndarray, rng, rounds: int = 4):
+    """The same draw as :func:`_gumbel_top_k` from iid draws: the first ``counts`` distinct
+    items of each row's stream, in order. The stream starts with ``2 · counts + 32``
+    draws; a row with too few distinct items draws on (four times what it lacks, plus 32)
+    for up to ``rounds`` rounds, then gets the rest by Gumbel top-k over the items it lacks."""
+    n_rows, n_items = logits.shape
+    draw = _ItemDraws(np.exp(logits - logits.max(axis=1, keepdims=True)))
+    stream_rows = np.zeros(0, dtype=np.int64)
+    stream = np.zeros(0, dtype=np.int64)
+    wanted, lacking = 2 * counts + 32, np.arange(n_rows)
+    for _ in range(rounds):
+        new_rows = np.repeat(lacking, wanted[lacking])
+        stream_rows = np.concatenate([stream_rows, new_rows])
+        stream = np.concatenate([stream, new_rows * n_items + draw(new_rows, rng)])
+        order = np.argsort(stream_rows, kind="stable")  # by row, each row in draw order
+        stream_rows, stream = stream_rows[order], stream[order]
+        rows, items = _first_distinct(stream_rows, stream, counts, n_items)
+        have = np.bincount(rows, minlength=n_rows)
+        lacking = np.flatnonzero(have < counts)
+        if lacking.size == 0:
+            return rows, items
+        wanted = np.zeros(n_rows, dtype=np.int64)
+        wanted[lacking] = 4 * (counts[lacking] - have[lacking]) + 32
+    chosen = np.zeros((lacking.size, n_items), dtype=bool)
+    position = np.full(n_rows, -1)
+    position[lacking] = np.arange(lacking.size)
+    in_short = position[rows] >= 0
+    chosen[position[rows[in_short]], items[in_short]] = True
+    more_rows, more_items = _gumbel_top_k(logits[lacking], counts[lacking] - have[lacking], rng,
+                                          chosen)
+    rows = np.concatenate([rows, lacking[more_rows]])
+    items = np.concatenate([items, more_items])
+    order = np.argsort(rows, kind="stable")  # each row: its stream's items, then the rest
+    return rows[order], items[order]
+
+
+def _first_distinct(stream_rows, stream, counts, n_items):
+    """Each row's first ``counts`` distinct items, in stream order (rows sorted)."""
+    _, first = np.unique(stream, return_index=True)
+    first.sort()
+    rows, items = stream_rows[first], stream[first] - stream_rows[first] * n_items
+    starts = np.searchsorted(rows, np.arange(counts.size))
+    keep = np.arange(rows.size) - starts[rows] < counts[rows]
+    return rows[keep], items[keep]
