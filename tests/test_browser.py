@@ -54,7 +54,7 @@ def _free_port() -> int:
 def voila_url(tmp_path):
     """Serve the demo notebook with Voilà (smoke size) and yield its address."""
     port = _free_port()
-    env = dict(os.environ, VAECF_SMOKE="1", VAECF_RUNS_DIR=str(tmp_path / "runs"),
+    env = dict(os.environ, VAECF_SMOKE="1", VAECF_CACHE_DIR=str(tmp_path / "cache"),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     log = open(tmp_path / "voila.log", "w")
     server = subprocess.Popen(
