@@ -122,3 +122,21 @@ def test_the_clone_output_folders_are_ignored_by_git():
         probe = Path(*in_clone) / "probe.json"
         ignored = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", str(probe)])
         assert ignored.returncode == 0, f"{probe.parent} is not in .gitignore"
+
+
+def test_every_place_that_executes_notebooks_gives_a_timeout():
+    """Headless execution can wait for ever (papermill and nbval give no short default), so
+    each command and client that executes notebooks here names its own timeout."""
+    root = notebook.REPOSITORY_DIR
+    makefile = (root / "Makefile").read_text().replace("\\\n", " ")
+    commands = [line for line in makefile.splitlines() if "nbconvert" in line or "--nbval" in line]
+    assert len(commands) >= 2, "the Makefile's notebooks and test commands were not found"
+    for line in commands:
+        assert re.search(r"--(ExecutePreprocessor\.timeout|nbval-cell-timeout)=\d+", line), line
+    sources = [*(root / "tests").glob("*.py"), *(root / "vaecf").rglob("*.py"),
+               *(root / ".ci").glob("*.py")]
+    clients = [(path.name, call) for path in sources
+               for call in re.findall(r"NotebookClient\([^)]*\)", path.read_text())]
+    assert clients, "no NotebookClient call found"
+    for name, call in clients:
+        assert "timeout=" in call, f"{name}: {call}"
