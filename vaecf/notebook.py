@@ -217,6 +217,7 @@ def committed_claims(path: str | os.PathLike) -> list[dict]:
 
 
 COMMITTED_FILES = ("results.json", "figures.json", "statistics.json")
+COMMITTED_URL_ENV = "VAECF_COMMITTED_URL"
 
 
 def committed_results(dataset: str = "ml-1m", folder: str | Path | None = None,
@@ -225,14 +226,17 @@ def committed_results(dataset: str = "ml-1m", folder: str | Path | None = None,
     ``results.json`` (``python -m vaecf reproduce``), ``figures.json`` (``python -m vaecf
     figures``) or ``statistics.json`` (``python -m vaecf counts --statistics``); results,
     never data, since MovieLens itself may not be redistributed. Read
-    from the repository checkout, or else downloaded from the repository at :data:`REPO_URL`."""
+    from the repository checkout, or else downloaded from the repository at :data:`REPO_URL`
+    as of this release (:data:`RELEASE_REF`), the results the notebooks were executed with;
+    ``VAECF_COMMITTED_URL`` replaces that address (a mirror, or ``file://`` a clone)."""
     if file not in COMMITTED_FILES:
         raise ValueError(f"file must be one of {', '.join(COMMITTED_FILES)}, got {file!r}.")
     path = Path(folder) / file if folder is not None else REPOSITORY_DIR / "docs" / dataset / file
     if path.exists():
         return json.loads(path.read_text())
     raw = REPO_URL.replace("https://github.com/", "https://raw.githubusercontent.com/")
-    url = f"{raw}/main/docs/{dataset}/{file}"
+    base = os.environ.get(COMMITTED_URL_ENV) or f"{raw}/{RELEASE_REF}"
+    url = f"{base.rstrip('/')}/docs/{dataset}/{file}"
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             return json.loads(response.read().decode("utf-8"))
