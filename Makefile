@@ -21,7 +21,8 @@ reproduce: $(STAMP)
 
 ## The whole test suite: unit tests, every notebook and assignment solution under nbval, in smoke size.
 test: $(STAMP)
-	VAECF_SMOKE=1 MPLBACKEND=Agg $(PY) -m pytest tests notebooks assignments/source --nbval-lax -p no:cacheprovider
+	VAECF_SMOKE=1 MPLBACKEND=Agg $(PY) -m pytest tests notebooks assignments/source --nbval-lax \
+	  --nbval-cell-timeout=300 -p no:cacheprovider
 
 ## Re-execute the notebooks at full size for commit (NB=04 for one), their claims then checked
 ## by tests/test_notebook_outputs.py; progress bars off, so no half-drawn bar is saved.

@@ -175,11 +175,11 @@ def test_generate_brings_the_colab_cell_up_to_date(tmp_path, monkeypatch):
     master = source / "01_ranking_metrics.ipynb"
     master.write_text((SOURCE / master.name).read_text())
     monkeypatch.setattr("vaecf.notebook.bootstrap_source.__defaults__",
-                        ("https://github.com/someone/fork",))
+                        ("https://github.com/someone/fork", "v9.9.9"))
     assert tools.stale_students(source, student) == ["01_ranking_metrics.ipynb (its Colab cell)"]
     tools.generate(source, student)
-    assert "someone/fork" in master.read_text()
-    assert "someone/fork" in (student / master.name).read_text()
+    assert "someone/fork@v9.9.9" in master.read_text()
+    assert "someone/fork@v9.9.9" in (student / master.name).read_text()
     assert tools.stale_students(source, student) == []
 
 

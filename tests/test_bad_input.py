@@ -203,7 +203,8 @@ def test_unknown_synthetic_size():
 
 def test_local_path_without_the_ratings_file(tmp_path):
     with pytest.raises(DatasetUnavailable, match=r"No u\.data for ml-100k at .*Point the "
-                                                 r"ratings file \(--path\) at the file"):
+                                                 r"ratings file \(--path on the command line, "
+                                                 r"DATA_PATH in a notebook"):
         load_movielens("ml-100k", path=tmp_path, download=False)
 
 

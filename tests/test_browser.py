@@ -54,7 +54,7 @@ def _free_port() -> int:
 def voila_url(tmp_path):
     """Serve the demo notebook with Voilà (smoke size) and yield its address."""
     port = _free_port()
-    env = dict(os.environ, VAECF_SMOKE="1", VAECF_RUNS_DIR=str(tmp_path / "runs"),
+    env = dict(os.environ, VAECF_SMOKE="1", VAECF_CACHE_DIR=str(tmp_path / "cache"),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     log = open(tmp_path / "voila.log", "w")
     server = subprocess.Popen(
@@ -101,10 +101,17 @@ def browser(tmp_path):
         driver.quit()
 
 
-def _figure_png(output) -> bytes:
-    src = output.find_element("css selector", "img").get_attribute("src")
-    assert src.startswith("data:image/png;base64,"), src[:60]
-    return base64.b64decode(src.split(",", 1)[1])
+def _figure_png(driver, image) -> bytes:
+    """The PNG an Image widget shows, read back in the page (its src is a blob: or data: URL)."""
+    encoded = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch(arguments[0].src).then(r => r.arrayBuffer()).then(buffer => {
+            let text = "";
+            new Uint8Array(buffer).forEach(c => { text += String.fromCharCode(c); });
+            done(btoa(text));
+        }).catch(error => done("failed: " + error));""", image)
+    assert not encoded.startswith("failed"), encoded
+    return base64.b64decode(encoded)
 
 
 def test_moving_the_beta_slider_redraws_the_figure(voila_url, browser, tmp_path):
@@ -115,14 +122,13 @@ def test_moving_the_beta_slider_redraws_the_figure(voila_url, browser, tmp_path)
     browser.get(voila_url)
     wait = WebDriverWait(browser, PAGE_TIMEOUT, poll_frequency=0.3, ignored_exceptions=(
         NoSuchElementException, StaleElementReferenceException))
-    # the first slider on the page is the β slider; its figure lives in the widget's output
+    # the first slider on the page is the β slider; its figure is the widget's image
     handle = wait.until(lambda d: d.find_elements("css selector", ".noUi-handle") or False)[0]
     box = handle.find_element("xpath", "./ancestor::div[contains(@class, 'widget-vbox')][1]")
-    output = wait.until(lambda d: box.find_elements(
-        "css selector", ".widget-output img") and box.find_element("css selector", ".widget-output"))
+    image = wait.until(lambda d: box.find_element("css selector", "img.widget-image"))
     readout = box.find_element("css selector", ".widget-readout")
     assert readout.text.strip() == "0.2"
-    before = _figure_png(output)
+    before = _figure_png(browser, image)
     assert before[:8] == b"\x89PNG\r\n\x1a\n"
     browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", box)
     shots = os.environ.get("VAECF_SCREENSHOTS")
@@ -133,7 +139,7 @@ def test_moving_the_beta_slider_redraws_the_figure(voila_url, browser, tmp_path)
     handle.click()
     handle.send_keys(Keys.ARROW_RIGHT)  # one step up the grid: β = 0.2 -> 0.5
     wait.until(lambda d: readout.text.strip() == "0.5")
-    after = wait.until(lambda d: (png := _figure_png(output)) != before and png)
+    after = wait.until(lambda d: (png := _figure_png(d, image)) != before and png)
     assert after[:8] == b"\x89PNG\r\n\x1a\n" and after != before
     if shots:
         time.sleep(0.3)

@@ -184,8 +184,17 @@ def test_ml1m_folder_given_as_ml100k_names_the_dataset_it_holds(tmp_path):
 
     write_ratings_dat(tmp_path / "ratings.dat")
     with pytest.raises(DatasetUnavailable, match=r"which holds ml-1m's ratings\.dat: pass "
-                                                 r"--dataset ml-1m"):
+                                                 r"--dataset ml-1m \(DATASET = \"ml-1m\" in a "
+                                                 r"notebook\).*DATA_PATH in a notebook"):
         load_movielens("ml-100k", path=tmp_path, download=False)
+
+
+def test_a_missing_ratings_path_names_the_parameter_of_each_way_of_running(tmp_path):
+    from vaecf.data import DatasetUnavailable, load_movielens
+
+    with pytest.raises(DatasetUnavailable, match="nothing is there.*--path on the command line, "
+                                                 "DATA_PATH in a notebook, path= in Python"):
+        load_movielens("ml-1m", path=tmp_path / "absent", download=False)
 
 
 def test_real_releases_are_recognised_without_a_warning(shared_data, recwarn):

@@ -144,6 +144,33 @@ def test_committed_results_are_read_from_a_folder_or_refused_clearly(tmp_path, m
         notebook.committed_results("ml-1m", folder=tmp_path / "absent")
 
 
+def test_committed_results_are_fetched_as_of_this_release_or_from_a_set_address(
+        tmp_path, monkeypatch):
+    """An installed copy (Colab) reads the results of its own release, not of main."""
+    from vaecf import notebook
+
+    monkeypatch.setattr(notebook, "REPOSITORY_DIR", tmp_path / "site-packages")
+    asked = []
+
+    def record(url, timeout):
+        asked.append(url)
+        raise OSError("offline")
+
+    monkeypatch.setattr(notebook.urllib.request, "urlopen", record)
+    monkeypatch.delenv("VAECF_COMMITTED_URL", raising=False)
+    with pytest.raises(FileNotFoundError):
+        notebook.committed_results("ml-1m", file="figures.json")
+    raw = notebook.REPO_URL.replace("https://github.com/", "https://raw.githubusercontent.com/")
+    assert asked == [f"{raw}/{notebook.RELEASE_REF}/docs/ml-1m/figures.json"]
+    monkeypatch.undo()
+    clone = tmp_path / "clone"
+    (clone / "docs" / "ml-1m").mkdir(parents=True)
+    (clone / "docs" / "ml-1m" / "results.json").write_text('{"dataset": "ml-1m"}')
+    monkeypatch.setattr(notebook, "REPOSITORY_DIR", tmp_path / "site-packages")
+    monkeypatch.setenv("VAECF_COMMITTED_URL", clone.as_uri())
+    assert notebook.committed_results("ml-1m") == {"dataset": "ml-1m"}
+
+
 def test_saved_widget_state_is_stripped(tmp_path):
     from vaecf.notebook import strip_widget_state
 

@@ -136,3 +136,32 @@ def test_wrong_item_count_and_dense_input():
         model.score(click_batch(n_items=31))
     with pytest.raises(TypeError, match="SciPy sparse"):
         model.score(click_batch().toarray())
+
+
+NO_SPARSE_WARNING = """
+import warnings
+import numpy as np, scipy.sparse as sp, torch
+from vaecf.models import MultVAE
+from vaecf.models.inputs import csr_to_torch
+warnings.simplefilter("error")  # any warning fails the run
+clicks = sp.random(20, 30, density=0.2, format="csr", dtype=np.float32, random_state=0)
+clicks.data[:] = 1
+MultVAE(30).train().loss(csr_to_torch(clicks), 0.2)["loss"].backward()
+print(torch.sparse.check_sparse_tensor_invariants.is_enabled())
+"""
+
+
+def test_the_sparse_input_path_warns_nothing_and_keeps_the_users_setting():
+    """A fresh process (torch warns once per process): building the batch, normalising,
+    dropout and a loss step print no warning (torch 2.11 warned on the first sparse
+    tensor), and leave the user's own invariant-check setting as it was."""
+    import subprocess
+    import sys
+
+    user = "import torch; torch.sparse.check_sparse_tensor_invariants.{}()\n"
+    for prelude, setting in (("", "False"), (user.format("enable"), "True"),
+                             (user.format("disable"), "False")):
+        run = subprocess.run([sys.executable, "-c", prelude + NO_SPARSE_WARNING],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0 and run.stderr == "", run.stderr
+        assert run.stdout.strip() == setting

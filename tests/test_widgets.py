@@ -303,16 +303,33 @@ def test_plot_annealing_over_every_epoch():
 
 @pytest.fixture
 def shows(monkeypatch):
-    """Record the figures that reach plt.show() (and close them)."""
+    """Record the titles of the figures that reach plt.show() or a slider's image (and
+    close them)."""
     shown = []
 
-    def show(*args, **kwargs):
-        fig = plt.gcf()
+    def title(fig):
         shown.append(fig._suptitle.get_text() if fig._suptitle else "")
+
+    def show(*args, **kwargs):
+        title(plt.gcf())
         plt.close("all")
 
+    render = vw._png
+
+    def png(fig):
+        title(fig)
+        return render(fig)
+
     monkeypatch.setattr(plt, "show", show)
+    monkeypatch.setattr(vw, "_png", png)
     return shown
+
+
+def _image(box):
+    """The slider's figure: an Image widget holding a PNG, and the Label below it."""
+    image, problem = box.children[-2:]
+    assert image.format == "png" and bytes(image.value[:8]) == b"\x89PNG\r\n\x1a\n"
+    return image, problem
 
 
 def test_fallback_without_ipywidgets(monkeypatch, capsys, shows):
@@ -333,9 +350,12 @@ def test_beta_slider_redraws_on_every_value(shows):
     assert isinstance(slider, widgets.SelectionSlider) and not slider.continuous_update
     assert [v for _, v in slider.options] == sweep.betas.tolist()
     assert list(colour.options) == ["activity", "cluster"] and fixed.value
-    assert len(box.children) == 2  # no split given: no "train this β now" row
+    assert len(box.children) == 3  # controls, figure, problem: no "train this β now" row
+    image, problem = _image(box)
+    first = bytes(image.value)
     for beta in sweep.betas[::-1]:
         slider.value = float(beta)
+    assert bytes(image.value) != first and problem.value == ""
     colour.value = "cluster"
     titles = [t.split(":")[0] for t in shows]
     assert titles[0] == "β = 0.2"
@@ -366,7 +386,25 @@ def test_annealing_slider(shows):
     slider = box.children[0]
     assert isinstance(slider, widgets.SelectionSlider) and slider.value == 5
     assert list(slider.options) == list(range(1, 11)) and not slider.continuous_update
+    image, _ = _image(box)
+    first = bytes(image.value)
     slider.value = 9
-    assert len(shows) == 2
+    assert len(shows) == 2 and bytes(image.value) != first
     with pytest.raises(ValueError, match="empty"):
         vw.annealing_slider([])
+
+
+def test_a_figure_that_cannot_be_drawn_says_why_beside_the_slider(monkeypatch, shows):
+    pytest.importorskip("ipywidgets")
+    history = made_sweep().anneal_history
+    box = vw.annealing_slider(history, 3)
+    image, problem = _image(box)
+    before = bytes(image.value)
+
+    def broken(history, epoch):
+        raise ValueError(f"no figure for epoch {epoch}")
+
+    monkeypatch.setattr(vw, "plot_annealing", broken)
+    box.children[0].value = 9
+    assert problem.value == "could not draw this figure: no figure for epoch 9"
+    assert bytes(image.value) == before  # the last good figure stays

@@ -7,9 +7,10 @@ notebook states what it expects (``text``) and what it would say otherwise, the 
 recorded, in the notebook's output (so a test can read the committed outputs) and in the
 metrics folder (so the smoke run can be checked too).
 
-The repository URL lives here and nowhere else: ``python -m vaecf.notebook sync`` writes
-the bootstrap cell of every notebook and the README's "Open in Colab" badges from it, and
-a test checks that they agree.
+The repository URL and the release the notebooks install live here and nowhere else:
+``python -m vaecf.notebook sync`` writes the bootstrap cell of every notebook (and
+``python -m vaecf.assignments generate`` that of every assignment) and the README's "Open
+in Colab" badges from them, and a test checks that they agree.
 """
 from __future__ import annotations
 
@@ -20,14 +21,21 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
+from . import __version__
 from .outputs import atomic_write, write_data
 
-__all__ = ["REPO_URL", "smoke", "cache_dir", "record_metrics", "train_or_load", "bootstrap_source",
+__all__ = ["REPO_URL", "RELEASE_REF", "smoke", "output_dir", "cache_dir", "record_metrics",
+           "train_or_load", "bootstrap_source",
            "Claims", "CLAIM_MIME", "committed_claims", "claim_is_consistent", "committed_results",
            "strip_widget_state"]
 
 REPO_URL = "https://github.com/vaecf/vaecf"
 """Where the project lives; a fork changes this line and runs ``python -m vaecf.notebook sync``."""
+
+RELEASE_REF = f"v{__version__}"
+"""The git tag of this version, which the bootstrap cell installs: a notebook installs the
+release it was executed with, not whatever the repository's main branch holds later. Each
+release is tagged ``v<version>`` on the commit that sets the version in pyproject.toml."""
 
 METRICS_DIR_ENV = "VAECF_METRICS_DIR"
 
@@ -37,13 +45,15 @@ def smoke() -> bool:
     return os.environ.get("VAECF_SMOKE", "0") not in ("", "0", "false", "False")
 
 
-def bootstrap_source(repo_url: str = REPO_URL) -> str:
-    """The first code cell of every notebook: install vaecf on Colab, keep Colab's torch."""
+def bootstrap_source(repo_url: str = REPO_URL, ref: str = RELEASE_REF) -> str:
+    """The first code cell of every notebook: on Colab, install the vaecf release ``ref`` (a
+    git tag) from the repository, keeping Colab's own torch (it satisfies the declared range)."""
     return (
-        "# Colab: install vaecf from the repository, keeping Colab's own torch. Locally: nothing to do.\n"
+        f"# Colab: install vaecf {ref} from the repository, keeping Colab's own torch. "
+        "Locally: nothing to do.\n"
         "import sys\n"
         "if \"google.colab\" in sys.modules:\n"
-        f"    !pip install --quiet \"vaecf @ git+{repo_url}\"\n"
+        f"    !pip install --quiet \"vaecf @ git+{repo_url}@{ref}\"\n"
     )
 
 
@@ -61,20 +71,36 @@ def _near(path: Path) -> Path:
         return path
 
 
-def cache_dir() -> Path:
-    """Where the notebooks keep trained runs, so the next run loads them.
+OUTPUT_KINDS = {
+    # kind: (folder in a clone of the repository (ignored by git), folder beside the
+    #        notebook elsewhere, environment variable that overrides both)
+    "cache": (("data", "cache"), ("data", "cache"), "VAECF_CACHE_DIR"),
+    "metrics": (("notebooks", "metrics"), ("metrics",), METRICS_DIR_ENV),
+}
+"""Every folder the notebooks write to; :func:`output_dir` is the only place they are chosen."""
 
-    In a clone of the repository: its ``data/cache/`` (ignored by git), whichever folder a
-    notebook runs from. Otherwise ``data/cache/`` inside the folder the notebook runs in (on
-    Colab ``/content/data/cache``, where the file pane shows it).
+
+def output_dir(kind: str) -> Path:
+    """Where the notebooks write ``kind`` of output: ``"cache"`` (trained runs, reloaded by
+    the next run) or ``"metrics"`` (headline numbers and claims, read back by the tests).
+
+    In a clone of the repository: its ignored ``data/cache/`` or ``notebooks/metrics/``,
+    whichever folder a notebook runs from. Otherwise (an installed copy, as on Colab)
+    ``data/cache/`` or ``metrics/`` inside the folder the notebook runs in (on Colab
+    ``/content``, where the file pane shows it), never outside it. The environment variable
+    of that kind (``VAECF_CACHE_DIR``, ``VAECF_METRICS_DIR``) overrides both.
     """
-    return _near(REPOSITORY_DIR / "data" / "cache") if _in_checkout() else Path("data", "cache")
+    if kind not in OUTPUT_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(OUTPUT_KINDS)}, got {kind!r}.")
+    in_clone, beside, variable = OUTPUT_KINDS[kind]
+    if os.environ.get(variable):
+        return Path(os.environ[variable])
+    return _near(REPOSITORY_DIR.joinpath(*in_clone)) if _in_checkout() else Path(*beside)
 
 
-def _metrics_dir() -> Path:
-    if METRICS_DIR_ENV in os.environ:
-        return Path(os.environ[METRICS_DIR_ENV])
-    return REPOSITORY_DIR / "notebooks" / "metrics" if _in_checkout() else Path.cwd() / "metrics"
+def cache_dir() -> Path:
+    """Where the notebooks keep trained runs: ``output_dir("cache")``."""
+    return output_dir("cache")
 
 
 def record_metrics(notebook: str, metrics: dict) -> Path:
@@ -82,7 +108,7 @@ def record_metrics(notebook: str, metrics: dict) -> Path:
 
     Values must be JSON numbers, strings or booleans. Returns the file written.
     """
-    path = _metrics_dir() / f"{notebook}.json"
+    path = output_dir("metrics") / f"{notebook}.json"
     _write_json(path, {"notebook": notebook, "smoke": smoke(), "metrics": metrics})
     return path
 
@@ -120,7 +146,7 @@ class Claims:
         record = {"name": name, "holds": holds, "text": text, "printed": printed,
                   "evidence": json.loads(json.dumps(evidence, default=float))}
         self.records[name] = record
-        _write_json(_metrics_dir() / f"{self.notebook}.claims.json",
+        _write_json(output_dir("metrics") / f"{self.notebook}.claims.json",
                     {"notebook": self.notebook, "smoke": smoke(),
                      "claims": list(self.records.values())})
         _display_claim(record)
@@ -191,6 +217,7 @@ def committed_claims(path: str | os.PathLike) -> list[dict]:
 
 
 COMMITTED_FILES = ("results.json", "figures.json", "statistics.json")
+COMMITTED_URL_ENV = "VAECF_COMMITTED_URL"
 
 
 def committed_results(dataset: str = "ml-1m", folder: str | Path | None = None,
@@ -199,14 +226,17 @@ def committed_results(dataset: str = "ml-1m", folder: str | Path | None = None,
     ``results.json`` (``python -m vaecf reproduce``), ``figures.json`` (``python -m vaecf
     figures``) or ``statistics.json`` (``python -m vaecf counts --statistics``); results,
     never data, since MovieLens itself may not be redistributed. Read
-    from the repository checkout, or else downloaded from the repository at :data:`REPO_URL`."""
+    from the repository checkout, or else downloaded from the repository at :data:`REPO_URL`
+    as of this release (:data:`RELEASE_REF`), the results the notebooks were executed with;
+    ``VAECF_COMMITTED_URL`` replaces that address (a mirror, or ``file://`` a clone)."""
     if file not in COMMITTED_FILES:
         raise ValueError(f"file must be one of {', '.join(COMMITTED_FILES)}, got {file!r}.")
     path = Path(folder) / file if folder is not None else REPOSITORY_DIR / "docs" / dataset / file
     if path.exists():
         return json.loads(path.read_text())
     raw = REPO_URL.replace("https://github.com/", "https://raw.githubusercontent.com/")
-    url = f"{raw}/main/docs/{dataset}/{file}"
+    base = os.environ.get(COMMITTED_URL_ENV) or f"{raw}/{RELEASE_REF}"
+    url = f"{base.rstrip('/')}/docs/{dataset}/{file}"
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             return json.loads(response.read().decode("utf-8"))

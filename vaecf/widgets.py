@@ -1,17 +1,22 @@
 """Sliders over the β figures, built from ipywidgets' core controls only.
 
-Only core controls (SelectionSlider, Dropdown, Checkbox, FloatText, Button, Output) are
-used, no ipympl and no custom widgets, so the same code runs in Jupyter, JupyterLab,
+Only core controls (SelectionSlider, Dropdown, Checkbox, FloatText, Button, Image, Label)
+are used, no ipympl and no custom widgets, so the same code runs in Jupyter, JupyterLab,
 Voilà and Colab (which still ships ipywidgets 7.x; ``ipywidgets>=7.7`` is enough). Each
-callback draws a new figure with :mod:`vaecf.plots_beta` and ends with ``plt.show()``.
-The figures come from a cached :class:`vaecf.beta_sweep.BetaSweep`, so a move redraws
-in a fraction of a second; sliders fire on release (``continuous_update=False``).
+move draws a new figure with :mod:`vaecf.plots_beta`, renders it to PNG and puts it in an
+``Image`` widget. The figure is not displayed into an ``Output`` widget: executed
+headless (papermill, nbconvert, nbval), a large figure captured by an ``Output`` widget
+sometimes left the run waiting for ever (an upstream race in nbclient, its issue 312);
+an image is plain widget state and has no such path. The figures come from a cached
+:class:`vaecf.beta_sweep.BetaSweep`, so a move redraws in a fraction of a second; sliders
+fire on release (``continuous_update=False``).
 
 Without ipywidgets the helpers print one line and show the static figure instead.
 """
 from __future__ import annotations
 
 import importlib
+import io
 
 import matplotlib.pyplot as plt
 
@@ -36,6 +41,34 @@ def _static(fig_maker):
     print(NO_WIDGETS_NOTICE)
     fig_maker()
     plt.show()
+
+
+def _png(fig) -> bytes:
+    """``fig`` as PNG bytes, cropped as the inline backend crops; the figure is closed, so
+    it is not also shown below the cell."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _figure(widgets, draw, controls: dict):
+    """An ``Image`` showing ``draw(**values of controls)``, redrawn whenever a control's
+    value changes, and a ``Label`` that says why when a figure could not be drawn."""
+    image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+    problem = widgets.Label()
+
+    def redraw(_change=None):
+        try:
+            image.value = _png(draw(**{name: c.value for name, c in controls.items()}))
+            problem.value = ""
+        except (ValueError, KeyError, RuntimeError) as error:
+            problem.value = f"could not draw this figure: {error}"
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    return image, problem
 
 
 def beta_slider(sweep, beta: float | None = None, split=None, settings=None, device=None):
@@ -65,11 +98,9 @@ def beta_slider(sweep, beta: float | None = None, split=None, settings=None, dev
     fixed = widgets.Checkbox(value=True, description="same latent axes for every β")
 
     def draw(beta, colour_by, fixed_axes):
-        plot_beta_effect(state["sweep"], beta, colour_by, fixed_axes)
-        plt.show()
+        return plot_beta_effect(state["sweep"], beta, colour_by, fixed_axes)
 
-    out = widgets.interactive_output(draw, {"beta": slider, "colour_by": colour,
-                                            "fixed_axes": fixed})
+    figure = _figure(widgets, draw, {"beta": slider, "colour_by": colour, "fixed_axes": fixed})
     rows = [widgets.HBox([slider, colour, fixed])]
     if split is not None and settings is not None:
         new_beta = widgets.FloatText(value=0.15, description="new β", step=0.05,
@@ -92,7 +123,7 @@ def beta_slider(sweep, beta: float | None = None, split=None, settings=None, dev
 
         button.on_click(train)
         rows.append(widgets.HBox([new_beta, button, message]))
-    return widgets.VBox(rows + [out])
+    return widgets.VBox(rows + list(figure))
 
 
 def annealing_slider(history: list, epoch: int | None = None):
@@ -116,9 +147,5 @@ def annealing_slider(history: list, epoch: int | None = None):
                                      continuous_update=False,
                                      layout=widgets.Layout(width="480px"))
 
-    def draw(epoch):
-        plot_annealing(history, epoch)
-        plt.show()
-
-    out = widgets.interactive_output(draw, {"epoch": slider})
-    return widgets.VBox([slider, out])
+    figure = _figure(widgets, lambda epoch: plot_annealing(history, epoch), {"epoch": slider})
+    return widgets.VBox([slider, *figure])

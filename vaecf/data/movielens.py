@@ -268,15 +268,22 @@ def _format_of(spec: MovieLensSpec, path: Path):
         return RATING_FORMATS[spec.ratings_file]
 
 
+PATH_PARAMETERS = "--path on the command line, DATA_PATH in a notebook, path= in Python"
+"""How each way of running names the ratings file, for the errors that ask for it."""
+
+
 def _not_found_at(spec: MovieLensSpec, path: Path) -> str:
-    """Why ``path`` gave no ratings file, naming the dataset it holds if it is another."""
+    """Why ``path`` gave no ratings file, naming the dataset it holds if it is another, and
+    the parameter to change however the user runs vaecf."""
     if not path.exists():
         return (f"No {spec.ratings_file} for {spec.name} at {path}: nothing is there. Check "
-                "the ratings file (--path): give the file or the folder that holds it.")
+                f"the ratings file ({PATH_PARAMETERS}): give the file or the folder that "
+                "holds it.")
     for other in MOVIELENS.values():
         if other.ratings_file != spec.ratings_file and _locate(other, path) is not None:
             return (f"No {spec.ratings_file} for {spec.name} at {path}, which holds "
-                    f"{other.name}'s {other.ratings_file}: pass --dataset {other.name}, or "
-                    f"point --path at {spec.name}'s {spec.ratings_file}.")
+                    f"{other.name}'s {other.ratings_file}: pass --dataset {other.name} "
+                    f"(DATASET = \"{other.name}\" in a notebook), or point the ratings file "
+                    f"({PATH_PARAMETERS}) at {spec.name}'s {spec.ratings_file}.")
     return (f"No {spec.ratings_file} for {spec.name} at {path}. Point the ratings file "
-            "(--path) at the file or at the folder that holds it.")
+            f"({PATH_PARAMETERS}) at the file or at the folder that holds it.")

@@ -25,6 +25,19 @@ def check_clicks(matrix, what: str = "the click matrix") -> sp.csr_matrix:
     return matrix
 
 
+def _coalesced_coo(indices: torch.Tensor, values: torch.Tensor, shape) -> torch.Tensor:
+    """A sparse COO tensor from indices already in coalesced order (ours always are),
+    built without torch's invariant checks, which would only re-verify that order.
+
+    The opt-out is explicit in the way torch asks for (its context manager): torch 2.11
+    otherwise warns "Sparse invariant checks are implicitly disabled" on the first sparse
+    tensor, even when ``check_invariants=False`` is passed.
+    """
+    with torch.sparse.check_sparse_tensor_invariants(enable=False):
+        return torch.sparse_coo_tensor(indices, values, tuple(shape), is_coalesced=True,
+                                       check_invariants=False)
+
+
 def csr_to_torch(batch, device: torch.device | str = "cpu") -> torch.Tensor:
     """A SciPy CSR batch (users × items) as a coalesced sparse COO float32 tensor.
 
@@ -41,9 +54,7 @@ def csr_to_torch(batch, device: torch.device | str = "cpu") -> torch.Tensor:
     indices[0] = np.repeat(np.arange(batch.shape[0], dtype=np.int64), np.diff(batch.indptr))
     indices[1] = batch.indices
     values = torch.from_numpy(np.array(batch.data, dtype=np.float32))
-    tensor = torch.sparse_coo_tensor(torch.from_numpy(indices), values, batch.shape,
-                                     is_coalesced=True, check_invariants=False)
-    return tensor.to(device)
+    return _coalesced_coo(torch.from_numpy(indices), values, batch.shape).to(device)
 
 
 def normalise_rows(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -55,8 +66,7 @@ def normalise_rows(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     squares = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
     squares.index_add_(0, rows, x.values() ** 2)
     values = x.values() / squares.sqrt().clamp_min(eps)[rows]
-    return torch.sparse_coo_tensor(x.indices(), values, x.shape, is_coalesced=True,
-                                   check_invariants=False)
+    return _coalesced_coo(x.indices(), values, x.shape)
 
 
 def sparse_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -67,8 +77,7 @@ def sparse_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
         return F.dropout(x, p, training=True)
     x = x.coalesce()
     values = F.dropout(x.values(), p, training=True)
-    return torch.sparse_coo_tensor(x.indices(), values, x.shape, is_coalesced=True,
-                                   check_invariants=False)
+    return _coalesced_coo(x.indices(), values, x.shape)
 
 
 @dataclass(frozen=True)
