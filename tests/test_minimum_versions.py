@@ -91,3 +91,19 @@ def test_an_unknown_extra_is_refused(tmp_path):
         '[project]\nrequires-python = ">=3.9"\ndependencies = ["numpy>=1.22"]\n')
     with pytest.raises(ValueError, match="no extra 'widgets'"):
         job.declared(tmp_path / "pyproject.toml", ("widgets",))
+
+
+def test_the_readme_table_states_the_declared_minimums_and_the_pins():
+    pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python >= 3.11")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- versions:start -->")[1].split("<!-- versions:end -->")[0]
+    rows = {line.split("|")[1].split("(")[0].strip(): [cell.strip() for cell in
+                                                        line.split("|")[2:4]]
+            for line in table.strip().splitlines()[2:]}
+    python, requirements = job.declared(ROOT / "pyproject.toml")
+    assert rows.pop("Python")[0] == python
+    pinned = {job.normalised(name): version for name, version in
+              (line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
+               if "==" in line and not line.startswith("#"))}
+    assert {name: cells for name, cells in rows.items()} == {
+        name: [minimum, pinned[name]] for name, minimum in job.minimum_pins(requirements).items()}
