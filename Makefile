@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup reproduce test notebooks clean
+.PHONY: setup reproduce test notebooks book clean
 
 setup: $(STAMP)
 
@@ -35,5 +35,12 @@ notebooks: $(STAMP)
 	  ../$(PY) -m vaecf.notebook strip "$$nb"; \
 	done
 
+## The book: README, notebooks (their committed outputs, never executed) and assignments as a
+## static website in book/_build/html (settings in book/conf.py, chapters in book/_toc.yml).
+BOOK_BUILD ?= book/_build
+book: $(STAMP)
+	$(PY) -m sphinx -b html -q -W --keep-going -c book -d $(BOOK_BUILD)/doctrees . $(BOOK_BUILD)/html
+	@echo "the book: $(BOOK_BUILD)/html/index.html"
+
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) runs book/_build

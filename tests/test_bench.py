@@ -1,4 +1,5 @@
 """The benchmark at a tiny scale: its records, ratios and output files (not its speed)."""
+import importlib.util
 import json
 
 import pytest
@@ -77,7 +78,18 @@ def test_a_python_without_cornac_is_reported_not_fatal():
     train = sp.csr_matrix(np.eye(4, dtype=np.float32))
     answer = bench._other_epoch(sys.executable, train, threads=1, repeats=1, seed=0)
     assert answer["other_epoch_s"] is None and "could not run Cornac" in answer["other_skipped"]
-    assert bench._other_epoch(None, train, 1, 1, 0)["other_skipped"].startswith("no Python")
+    skipped = bench._other_epoch(None, train, 1, 1, 0, "skipped (--no-other)")
+    assert skipped["other_epoch_s"] is None and skipped["other_skipped"] == "skipped (--no-other)"
+
+
+def test_no_other_makes_no_environment_and_says_why(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("VAECF_BENCH_PYTHON", raising=False)
+    monkeypatch.setenv("VAECF_BENCH_ENV", str(tmp_path / "env"))
+    if importlib.util.find_spec("cornac") is None:
+        assert bench.find_other_python(make=False) == (None, "skipped (--no-other)")
+    assert not (tmp_path / "env").exists()
+    assert main(["bench", "--no-other", "--other-python", NO_PYTHON]) == 2
+    assert "give one of the two" in capsys.readouterr().err
 
 
 def test_command_line_writes_the_json(tmp_path, capsys):

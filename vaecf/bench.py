@@ -25,16 +25,16 @@ own, measures:
 * ``other_epoch_s``: the same epoch in Cornac's ``VAECF`` (same layers, batch size and
   optimiser), run by a Python that has Cornac, in its own process.
 
-Cornac is installed in an environment of its own, never beside this package, e.g.::
-
-    python3 -m venv ~/bench-venv && ~/bench-venv/bin/pip install torch cornac
-    python -m vaecf bench --other-python ~/bench-venv/bin/python --out bench.json
+Cornac lives in an environment of its own, never beside this package: the benchmark makes
+one from the package index on first use and reuses it (:mod:`vaecf.comparison_env`;
+``--other-python`` names another, ``--no-other`` skips the comparison).
 
 Ratios: ``epoch_over_bound = epoch_s / bound_s``, ``other_over_ours = other_epoch_s /
 epoch_s`` (both float32, like Cornac), and for bfloat16 ``bf16_epoch_over_bound =
 epoch_bf16_s / bound_bf16_s``, ``bf16_speedup = epoch_s / epoch_bf16_s`` and
 ``other_over_ours_bf16 = other_epoch_s / epoch_bf16_s``. Nothing here is a dependency of
-the package: without a Python with Cornac the comparison is reported as skipped.
+the package: when there is no Python with Cornac, the comparison is reported as skipped,
+with the reason.
 """
 from __future__ import annotations
 
@@ -177,22 +177,31 @@ def _peak_gib(since_reset: bool) -> float:
     return kilobytes / 2**20 if sys.platform != "darwin" else kilobytes / 2**30
 
 
-def find_other_python(explicit: str | None = None) -> str | None:
-    """A Python that can import Cornac: ``explicit``, ``$VAECF_BENCH_PYTHON``, or this one."""
+def find_other_python(explicit: str | None = None, make: bool = True) -> tuple[str | None, str | None]:
+    """A Python that can import Cornac, and why there is none if there is none.
+
+    In order: ``explicit`` (``--other-python``), ``$VAECF_BENCH_PYTHON``, this Python if it
+    has Cornac, else the comparison environment (:mod:`vaecf.comparison_env`), made on
+    first use unless ``make`` is False (``--no-other``).
+    """
     if explicit:
-        return explicit
+        return explicit, None
     if os.environ.get("VAECF_BENCH_PYTHON"):
-        return os.environ["VAECF_BENCH_PYTHON"]
-    return sys.executable if importlib.util.find_spec("cornac") is not None else None
+        return os.environ["VAECF_BENCH_PYTHON"], None
+    if importlib.util.find_spec("cornac") is not None:
+        return sys.executable, None
+    if not make:
+        return None, "skipped (--no-other)"
+    from .comparison_env import comparison_python
+
+    return comparison_python()
 
 
-def _other_epoch(python: str | None, train, threads: int, repeats: int, seed: int) -> dict:
+def _other_epoch(python: str | None, train, threads: int, repeats: int, seed: int,
+                 why_none: str | None = None) -> dict:
     """Cornac's VAECF epoch on the same training matrix, in a separate process."""
     if python is None:
-        return {"other_library": None, "other_epoch_s": None,
-                "other_skipped": "no Python with Cornac given; make one with `python3 -m venv ENV && "
-                                 "ENV/bin/pip install torch cornac` and pass --other-python "
-                                 "ENV/bin/python"}
+        return {"other_library": None, "other_epoch_s": None, "other_skipped": why_none}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "train.npz"
         np.savez(path, indptr=train.indptr, indices=train.indices, shape=np.array(train.shape))
@@ -214,7 +223,7 @@ def _other_epoch(python: str | None, train, threads: int, repeats: int, seed: in
 
 
 def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
-                 other_python: str | None) -> dict:
+                 other_python: str | None, other_skipped: str | None = None) -> dict:
     """Every figure for one data size, measured in this process (see the module docstring)."""
     import torch
 
@@ -276,7 +285,7 @@ def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
         "peak_gib": peak,
         "peak_is_training_only": reset, "torch": torch.__version__,
     }
-    record.update(_other_epoch(other_python, split.train, threads, repeats, seed))
+    record.update(_other_epoch(other_python, split.train, threads, repeats, seed, other_skipped))
     record["peak_total_gib"] = max(build_peak, _peak_gib(False))
     record.update(ratios(record))
     return record
@@ -284,6 +293,7 @@ def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
 
 def run_benchmark(scale: float = 1.0, sizes=BENCH_SIZES, threads: int | None = None,
                   repeats: int = 3, seed: int = 0, other_python: str | None = None,
+                  other: bool = True,
                   progress: bool = True) -> list:
     """Measure every size, each in a fresh process; one record (dict) per size."""
     threads = threads or os.cpu_count() or 1
@@ -291,7 +301,7 @@ def run_benchmark(scale: float = 1.0, sizes=BENCH_SIZES, threads: int | None = N
         raise ValueError(f"repeats must be at least 1, got {repeats}.")
     for name in sizes:
         scaled_size(name, scale)  # bad input fails here, before any process starts
-    other_python = find_other_python(other_python)
+    other_python, other_skipped = find_other_python(other_python, make=other)
     records = []
     for name in sizes:
         if progress:
@@ -300,6 +310,8 @@ def run_benchmark(scale: float = 1.0, sizes=BENCH_SIZES, threads: int | None = N
                    "--threads", str(threads), "--repeats", str(repeats), "--seed", str(seed)]
         if other_python:
             command += ["--other-python", other_python]
+        else:
+            command += ["--other-skipped", other_skipped]
         env = {"THP_MEM_ALLOC_ENABLE": "1", **os.environ, "PYTHONPATH": _package_root()}
         done = subprocess.run(command, capture_output=True, text=True, env=env)
         if done.returncode != 0:
@@ -357,9 +369,10 @@ def _worker(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--other-python", default=None)
+    parser.add_argument("--other-skipped", default=None)
     args = parser.parse_args(argv)
     record = measure_size(args.size, args.scale, args.threads, args.repeats, args.seed,
-                          args.other_python)
+                          args.other_python, args.other_skipped)
     print(json.dumps(record))
     return 0
 

@@ -6,6 +6,9 @@ Before any training the output folder (``--out``) is made, test-written and lock
 device is checked and the data is loaded and split; every output is written through a
 temporary file and a rename, and ``--overwrite`` moves earlier outputs aside, never
 deleting them. Errors are one line that says what to do, in this command line's flags.
+
+``torchrun --nproc_per_node=N -m vaecf reproduce ...`` trains the autoencoders
+data-parallel on N processes (:mod:`vaecf.distributed`); rank 0 writes the outputs.
 """
 from __future__ import annotations
 
@@ -63,13 +66,17 @@ REPRODUCE_OUTPUTS = ("results.json", "training_curves.png", "test_ndcg.png", "ch
 FIGURE_NAMES = ("annealing_curve", "beta_sweep", "likelihoods", "ndcg_by_activity")
 
 
-def _prepare(args):
-    """The device, data and split the arguments name, checked before any training."""
+def _prepare(args, cluster=None):
+    """The device, data and split the arguments name, checked before any training. Under
+    torchrun each process takes its own GPU (``cuda:LOCAL_RANK``) when there are GPUs."""
     from .reproduce import prepare_data
 
+    device = args.device
+    if cluster is not None and device in (None, "cuda"):
+        device = str(cluster.device())
     return prepare_data(args.dataset, data_dir=args.data_dir, path=args.path, seed=args.seed,
-                        size=args.size, n_heldout=args.heldout, device=args.device,
-                        click_threshold=args.click_threshold)
+                        size=args.size, n_heldout=args.heldout, device=device,
+                        click_threshold=args.click_threshold, mirror=args.mirror)
 
 
 def _say_moved(aside):
@@ -78,17 +85,41 @@ def _say_moved(aside):
 
 
 def _reproduce(args) -> int:
+    from . import distributed
+
+    cluster = distributed.from_environment()
+    if cluster is None:
+        return _reproduce_here(args)
+    distributed.start(cluster)
+    try:
+        return _reproduce_here(args, cluster)
+    finally:
+        distributed.stop()
+
+
+def _reproduce_here(args, cluster=None) -> int:
+    """``reproduce`` on this process: alone, or as one of the processes torchrun started,
+    of which rank 0 owns --out (lock, earlier outputs moved aside, results written)."""
     from .outputs import RunFolder, save_figure, write_json
     from .plots import plot_results, plot_training_curves
     from .reproduce import run_models
 
+    def run(data, checkpoints):
+        return run_models(data, epochs=args.epochs, beta_cap=args.beta_cap,
+                          likelihood=args.likelihood, checkpoint_dir=checkpoints,
+                          progress=not args.quiet, precision=args.precision, cluster=cluster)
+
+    if cluster is not None and not cluster.is_main:
+        data = _prepare(args, cluster)
+        cluster.barrier()  # rank 0 has locked --out and moved earlier outputs aside
+        run(data, Path(args.out) / "checkpoints")
+        return 0
     with RunFolder(args.out, "results.json", REPRODUCE_OUTPUTS, args.overwrite) as folder:
-        data = _prepare(args)
+        data = _prepare(args, cluster)
         _say_moved(folder.move_aside())
-        results, histories = run_models(
-            data, epochs=args.epochs, beta_cap=args.beta_cap, likelihood=args.likelihood,
-            checkpoint_dir=folder.path / "checkpoints", progress=not args.quiet,
-            precision=args.precision)
+        if cluster is not None:
+            cluster.barrier()
+        results, histories = run(data, folder.path / "checkpoints")
         written = [write_json(folder.path / "results.json", results),
                    save_figure(plot_training_curves(histories), folder.path / "training_curves.png"),
                    save_figure(plot_results(results), folder.path / "test_ndcg.png")]
@@ -139,8 +170,12 @@ def _write_statistics(args, split) -> None:
 def _bench(args) -> int:
     from .bench import format_bench_table, run_benchmark
 
+    if args.no_other and args.other_python:
+        raise ValueError("--no-other skips the comparison that --other-python names: give one "
+                         "of the two.")
     records = run_benchmark(scale=args.scale, threads=args.threads, repeats=args.repeats,
-                            seed=args.seed, other_python=args.other_python)
+                            seed=args.seed, other_python=args.other_python,
+                            other=not args.no_other)
     print(format_bench_table(records))
     if args.out:
         from .outputs import write_json
@@ -222,12 +257,28 @@ def _heldout(text: str):
     return int(value) if value >= 1 else value
 
 
+def _mirror(text: str) -> str:
+    from .data.sources import user_mirror
+
+    try:
+        return user_mirror(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an https:// (or http://) URL of the folder that holds the archives, "
+            f"such as https://example.org/movielens, got {text!r}") from None
+
+
 def _add_data_arguments(parser):
     from .data import DATASETS, SYNTHETIC_SIZES
 
     parser.add_argument("--dataset", default="synthetic", choices=DATASETS)
     parser.add_argument("--data-dir", default=None,
                         help="where MovieLens files are looked for / downloaded")
+    parser.add_argument("--mirror", type=_mirror, default=None, metavar="URL",
+                        help="a folder URL of your own holding the MovieLens archive "
+                             "(e.g. URL/ml-1m.zip), tried before GroupLens and the built-in "
+                             "mirrors and checked against the same SHA-256 (default: "
+                             "$VAECF_MOVIELENS_MIRROR)")
     parser.add_argument("--path", default=None,
                         help="a MovieLens ratings file (or folder) you already have, or your own "
                              "click log with --dataset custom")
@@ -258,7 +309,8 @@ def _split(args):
     from .data import default_heldout, load_dataset, paper_split
 
     table, _ = load_dataset(args.dataset, data_dir=args.data_dir, path=args.path, size=args.size,
-                            seed=args.seed, click_threshold=args.click_threshold)
+                            seed=args.seed, click_threshold=args.click_threshold,
+                            mirror=args.mirror)
     heldout = args.heldout if args.heldout is not None else default_heldout(args.dataset)
     return table, paper_split(table, n_heldout=heldout, seed=args.seed)
 
@@ -288,7 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--other-python", default=None,
-                       help="a Python with cornac installed (default: $VAECF_BENCH_PYTHON, or this one if it has cornac)")
+                       help="a Python with cornac installed (default: $VAECF_BENCH_PYTHON, this one "
+                            "if it has cornac, else an environment made once in $VAECF_BENCH_ENV or "
+                            "~/.cache/vaecf/cornac-env)")
+    bench.add_argument("--no-other", action="store_true",
+                       help="skip the comparison with Cornac (no environment is made)")
     bench.set_defaults(run=_bench)
 
     fig = commands.add_parser("figures", help="annealing curve, β sweep, likelihoods, NDCG by activity")

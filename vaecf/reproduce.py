@@ -80,13 +80,14 @@ class ExperimentData:
 
 def prepare_data(dataset: str = "synthetic", data_dir=None, path=None, seed: int = 98765,
                  size: str = "small", n_heldout=None, device=None,
-                 click_threshold: float | None = None) -> ExperimentData:
+                 click_threshold: float | None = None,
+                 mirror: str | None = None) -> ExperimentData:
     """Check the device, load the data and split it; every input error surfaces here,
     before any training. Refuses a split with fewer than :data:`MIN_EVALUATED_USERS`
     validation or test users (no standard error could be given)."""
     device = usable_device(device)
     table, truth = load_dataset(dataset, data_dir=data_dir, path=path, size=size, seed=seed,
-                                click_threshold=click_threshold)
+                                click_threshold=click_threshold, mirror=mirror)
     split = paper_split(table, n_heldout=n_heldout if n_heldout is not None else default_heldout(dataset),
                         seed=seed)
     for group, users in (("validation", split.valid_users), ("test", split.test_users)):
@@ -102,12 +103,14 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
               seed: int = 98765, size: str = "small", n_heldout=None, device=None,
               beta_cap: float | str = 0.2, likelihood: str = "multinomial",
               checkpoint_dir=None, progress: bool = True,
-              precision: str = "fp32", click_threshold: float | None = None) -> tuple[dict, dict]:
+              precision: str = "fp32", click_threshold: float | None = None,
+              mirror: str | None = None) -> tuple[dict, dict]:
     """Run popularity, WMF, EASE, AE, Mult-DAE and Mult-VAE (and the oracle on synthetic data).
 
     :func:`prepare_data` (device, data, split), then :func:`run_models`; see them for
     the arguments. ``dataset="custom"`` with ``path`` runs a click log of your own
-    (``click_threshold``: ratings above it are clicks; default every line).
+    (``click_threshold``: ratings above it are clicks; default every line); ``mirror`` is
+    a MovieLens mirror of your own, tried first (:mod:`vaecf.data.sources`).
 
     Returns:
         ``(results, histories)``: the ``results.json`` dict, and each trained model's
@@ -115,7 +118,8 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
     """
     get_likelihood(likelihood)  # fail before any data is loaded
     data = prepare_data(dataset, data_dir=data_dir, path=path, seed=seed, size=size,
-                        n_heldout=n_heldout, device=device, click_threshold=click_threshold)
+                        n_heldout=n_heldout, device=device, click_threshold=click_threshold,
+                        mirror=mirror)
     return run_models(data, epochs=epochs, beta_cap=beta_cap, likelihood=likelihood,
                       checkpoint_dir=checkpoint_dir, progress=progress, precision=precision)
 
@@ -143,7 +147,7 @@ def _is_release(data: ExperimentData) -> bool:
 
 def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float | str = 0.2,
                likelihood: str = "multinomial", checkpoint_dir=None, progress: bool = True,
-               precision: str = "fp32") -> tuple[dict, dict]:
+               precision: str = "fp32", cluster=None) -> tuple[dict, dict]:
     """Train and evaluate every model on prepared data (:func:`prepare_data`).
 
     By default (``epochs=None``) each autoencoder trains to convergence: it stops on a
@@ -173,10 +177,19 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
     The paper's ML-20M numbers are set beside the results only when the data is the
     ML-20M release. With fewer than 100 items, each @K is computed over the whole
     catalogue, and ``results["k_capped"]`` says so.
+
+    ``cluster`` (:func:`vaecf.distributed.from_environment`, under ``torchrun``) trains
+    the autoencoders data-parallel on every process; the baselines, the evaluation and
+    the results are rank 0's, and the other processes return ``(None, None)``.
     """
     get_likelihood(likelihood)
     if isinstance(beta_cap, str) and beta_cap != "anneal":
         raise ValueError(f"beta_cap must be a number or 'anneal', got {beta_cap!r}.")
+    main = cluster is None or cluster.is_main
+    if beta_cap == "anneal" and cluster is not None:
+        raise ValueError("--beta-cap anneal runs on one process: choose the cap with a plain "
+                         "`python -m vaecf reproduce --beta-cap anneal` run, then pass that "
+                         "number as --beta-cap under torchrun.")
     if not isinstance(beta_cap, str) and beta_cap > 1:
         warnings.warn(f"the β cap (--beta-cap) {beta_cap:g} is above 1; the paper's range is "
                       "[0, 1] (β = 1 is the plain evidence lower bound).", stacklevel=2)
@@ -196,6 +209,8 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
     histories = {}
 
     def record(name, scorer, seconds, needs_users=False, extra=None):
+        if not main:
+            return
         per_user = evaluate(scorer, split.test_fold_in, split.test_target,
                             users=split.test_users if needs_users else None)
         test, test_se = summarise(per_user)
@@ -206,16 +221,17 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
             "test_per_user": {"ndcg@100": rounded(per_user["ndcg@100"])},
             "train_seconds": round(seconds, 2), **(extra or {})}
 
-    tic = time.perf_counter()
-    popularity = Popularity().fit(split.train)
-    record("Popularity", popularity.score, time.perf_counter() - tic)
+    if main:
+        tic = time.perf_counter()
+        popularity = Popularity().fit(split.train)
+        record("Popularity", popularity.score, time.perf_counter() - tic)
 
-    tic = time.perf_counter()
-    wmf = WMF(**WMF_SETTINGS, seed=seed, device=device).fit(split.train, progress=progress)
-    record("WMF", wmf.score, time.perf_counter() - tic, extra={"model_config": wmf.config()})
-    tic = time.perf_counter()
-    ease = EASE(EASE_L2, device=device).fit(split.train)
-    record("EASE", ease.score, time.perf_counter() - tic, extra={"model_config": ease.config()})
+        tic = time.perf_counter()
+        wmf = WMF(**WMF_SETTINGS, seed=seed, device=device).fit(split.train, progress=progress)
+        record("WMF", wmf.score, time.perf_counter() - tic, extra={"model_config": wmf.config()})
+        tic = time.perf_counter()
+        ease = EASE(EASE_L2, device=device).fit(split.train)
+        record("EASE", ease.score, time.perf_counter() - tic, extra={"model_config": ease.config()})
 
     vae_config = config
     if beta_cap == "anneal":
@@ -230,11 +246,13 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
         checkpoint = Path(checkpoint_dir) / f"{name}.pt" if checkpoint_dir is not None else None
         run_config = vae_config if kind == "VAE" else config
         run = fit(model, split, run_config, checkpoint=checkpoint,
-                  resume=checkpoint is not None, progress=progress)
+                  resume=checkpoint is not None, progress=progress, cluster=cluster)
         histories[name] = run.history
         record(name, model.score, run.seconds,
                extra={**run.summary(), "model_config": model.config(),
                       "train_config": asdict(run_config)})
+    if not main:
+        return None, None
     if truth is not None:
         oracle = Oracle(truth, split.item_ids)
         record("Oracle (true probabilities)", oracle.score, 0.0, needs_users=True)

@@ -41,6 +41,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .data.protocol import Split
+from .distributed import Cluster, Objective
 from .metrics import evaluate
 from .models.autoencoders import AutoencoderRecommender
 from .models.inputs import csr_to_torch
@@ -289,15 +290,22 @@ def _copy_state(state: dict, into: dict | None = None) -> dict:
 
 def train_epoch(model: AutoencoderRecommender, train, optimiser: torch.optim.Optimizer,
                 order: np.ndarray, config: TrainConfig, step: int = 0,
-                anneal_steps: int | None = None, epoch: int = 1) -> tuple[dict, int]:
+                anneal_steps: int | None = None, epoch: int = 1,
+                cluster: Cluster | None = None, objective=None) -> tuple[dict, int]:
     """One pass over the training users in ``order``: one Adam step per batch of users.
 
     β follows the annealing schedule (``beta_at``) from optimiser step ``step`` on. The
     batch is sliced from the CSR matrix ``train`` and stays sparse into the encoder.
 
+    In a data-parallel run (``cluster``, with ``objective`` the model's loss wrapped by
+    :meth:`vaecf.distributed.Objective.parallel`) this process computes its shard of each
+    batch; its loss is weighted by its share of the batch's users, so the averaged
+    gradient is the whole batch's. A diverged loss then shows in the weights, which are
+    the same on every process, and is caught there at the end of the epoch.
+
     Returns:
-        The loss terms ``{"loss", "nll", "kl"}`` summed over the users, and the step
-        count after the epoch.
+        The loss terms ``{"loss", "nll", "kl"}`` summed over the users (this process's
+        users in a data-parallel run), and the step count after the epoch.
     """
     device = model.device
     if anneal_steps is None:
@@ -308,20 +316,25 @@ def train_epoch(model: AutoencoderRecommender, train, optimiser: torch.optim.Opt
         rows = order[batch_index * config.batch_size:(batch_index + 1) * config.batch_size]
         x = csr_to_torch(train[rows], device)
         beta = beta_at(step, anneal_steps, config.beta_cap) if model.uses_kl else 0.0
+        if cluster is None:
+            users, weight = len(rows), 1.0
+        else:
+            shard, users = cluster.shard(len(rows))
+            weight = users * cluster.world_size / len(rows)
         with torch.autocast(device.type, dtype=torch.bfloat16,
                             enabled=config.precision == "bf16"):
-            terms = model.loss(x, beta)
-        if not torch.isfinite(terms["loss"]):
+            terms = model.loss(x, beta) if cluster is None else objective(x, beta, shard)
+        if cluster is None and not torch.isfinite(terms["loss"]):
             raise TrainingDiverged(
                 f"The loss became {terms['loss'].item()} at epoch {epoch}, batch "
                 f"{batch_index + 1}/{n_batches}. Lower the learning rate (now {config.lr}) "
                 "or check the input for NaN/inf.")
         optimiser.zero_grad(set_to_none=True)
-        terms["loss"].backward()
+        (terms["loss"] * weight if cluster is not None else terms["loss"]).backward()
         optimiser.step()
         step += 1
         for key in sums:
-            sums[key] += terms[key].item() * len(rows)
+            sums[key] += terms[key].item() * users
     if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
         raise TrainingDiverged(
             f"The weights became NaN or infinite at epoch {epoch}, batch "
@@ -331,7 +344,7 @@ def train_epoch(model: AutoencoderRecommender, train, optimiser: torch.optim.Opt
 
 def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None = None,
         checkpoint: str | os.PathLike | None = None, resume: bool = False,
-        progress: bool = True) -> TrainResult:
+        progress: bool = True, cluster: Cluster | None = None) -> TrainResult:
     """Train ``model`` on ``split.train``; keep the weights with the best validation NDCG@K.
 
     Args:
@@ -341,6 +354,10 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
         checkpoint: a file written after every epoch (model, optimiser, random state, history).
         resume: continue from ``checkpoint`` if it exists; the result is then the same as
             an uninterrupted run.
+        cluster: train data-parallel on the processes ``torchrun`` started
+            (:func:`vaecf.distributed.from_environment`, after
+            :func:`vaecf.distributed.start`). Every process returns the same model; rank 0
+            alone validates, shows progress and writes the checkpoint.
     """
     config = config or TrainConfig()
     if split.n_items != model.n_items:
@@ -370,6 +387,9 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
             torch.cuda.set_rng_state(state["cuda_rng"], device)
         rng.bit_generator.state = state["numpy_rng"]
 
+    main = cluster is None or cluster.is_main
+    objective = Objective.parallel(model, cluster) if cluster is not None else None
+    progress = progress and main
     n_users = split.train.shape[0]
     if split.valid_fold_in.shape[0] == 0:
         raise ValueError("the split has no validation users, so there is no score to keep the "
@@ -390,12 +410,15 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
         order = rng.permutation(n_users)
         try:
             sums, step = train_epoch(model, split.train, optimiser, order, config, step,
-                                     anneal_steps, epoch)
+                                     anneal_steps, epoch, cluster, objective)
         except TrainingDiverged as error:
             if path is None:
                 raise
             raise TrainingDiverged(f"{error} The last good checkpoint is kept at {path}.") from None
-        score = _validation_ndcg(model, split, config)
+        score = _validation_ndcg(model, split, config) if main else math.nan
+        if cluster is not None:
+            score = cluster.broadcast(score, device)
+            sums = dict(zip(sums, cluster.sum(list(sums.values()), device)))
         record = {"epoch": epoch, "step": step,
                   "beta": beta_at(step, anneal_steps, config.beta_cap) if model.uses_kl else 0.0,
                   **{key: value / n_users for key, value in sums.items()},
@@ -408,7 +431,7 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
             since_best += 1
         epochs.set_postfix(loss=f"{record['loss']:.1f}", ndcg=f"{score:.4f}",
                            best=f"{result.best_score:.4f}")
-        if path is not None:
+        if path is not None and main:
             _save(path, {
                 "model_config": model.config(), "train_config": asdict(config),
                 "split_fingerprint": split.fingerprint(), "epoch": epoch, "step": step,
@@ -418,6 +441,8 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
                 "history": result.history, "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                 "numpy_rng": rng.bit_generator.state})
+        if path is not None and cluster is not None:
+            cluster.barrier()  # no process moves on before the epoch's checkpoint is written
     epochs.close()
     if best_state is not None:
         model.load_state_dict(best_state)

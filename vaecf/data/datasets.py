@@ -25,7 +25,7 @@ def _check_name(name):
 
 def load_dataset(name: str, data_dir=None, path=None, size: str = "small", seed: int = 0,
                  download: bool = True, click_threshold: float | None = None,
-                 ) -> tuple[RatingTable, SyntheticTruth | None]:
+                 mirror: str | None = None) -> tuple[RatingTable, SyntheticTruth | None]:
     """A rating table and, for synthetic data, its ground truth (else ``None``).
 
     Args:
@@ -36,6 +36,8 @@ def load_dataset(name: str, data_dir=None, path=None, size: str = "small", seed:
         seed: for synthetic data, the generator's seed.
         click_threshold: custom data only: ratings strictly above it are clicks
             (``None``: every line is a click).
+        mirror: MovieLens only: a base URL of your own holding the archive, tried before
+            the built-in sources (default ``$VAECF_MOVIELENS_MIRROR``).
     """
     _check_name(name)
     if click_threshold is not None and name != "custom":
@@ -58,4 +60,5 @@ def load_dataset(name: str, data_dir=None, path=None, size: str = "small", seed:
             raise ValueError("the custom dataset reads a click log of your own: give its file "
                              "(--path).")
         return read_click_log(path, click_threshold=click_threshold), None
-    return load_movielens(name, data_dir=data_dir, path=path, download=download), None
+    return load_movielens(name, data_dir=data_dir, path=path, download=download,
+                          mirror=mirror), None

@@ -2,20 +2,25 @@
 
 ``load_movielens("ml-1m")`` looks for the ratings file in ``data_dir`` (default: the
 project's ``data/`` folder, or ``$VAECF_DATA``); if it is missing and ``download=True``
-the official GroupLens archive is fetched with :mod:`pooch` (temporary file, hash check,
-then rename) and the ratings file is extracted. ``load_movielens("ml-1m", path=...)``
-reads a file or folder the user already has. MovieLens may not be redistributed, so the
-project never ships it.
+the release's archive is fetched from the first source that serves it (the user's mirror,
+GroupLens, then the mirrors in :mod:`vaecf.data.sources`), accepted only if its SHA-256
+is the one pinned here, and the ratings file is extracted. ``load_movielens("ml-1m",
+path=...)`` reads a file or folder the user already has. MovieLens may not be
+redistributed, so the project never ships it.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..outputs import atomic_write
+from .download import AllSourcesFailed, fetch_first
 from .ratings import RATING_FORMATS, RatingFileError, RatingTable, format_for_path, read_ratings
 from .releases import check_release
+from .sources import MIRROR_VARIABLE, archive_urls, user_mirror
 from .titles import read_item_metadata
 
 __all__ = ["MOVIELENS", "MovieLensSpec", "DatasetUnavailable", "load_movielens",
@@ -29,8 +34,9 @@ class DatasetUnavailable(FileNotFoundError):
 @dataclass(frozen=True)
 class MovieLensSpec:
     name: str
-    url: str
-    archive_hash: str | None  # as GroupLens publishes it (an md5 in the release's .md5 file)
+    # The SHA-256 of GroupLens' <name>.zip, which every source must match (vaecf.data.sources
+    # says where these come from); None where the release is re-released from time to time.
+    archive_sha256: str | None
     folder: str  # top-level folder inside the archive
     ratings_file: str
     ratings_sha256: str | None  # of the extracted ratings file, where the release is frozen
@@ -41,27 +47,31 @@ class MovieLensSpec:
     content_sha256: str | None = None
     release_counts: tuple | None = None  # (ratings, users, items) of the release
 
+    @property
+    def archive(self) -> str:
+        """The archive's file name, the same at GroupLens and at every mirror."""
+        return f"{self.name}.zip"
+
 
 MOVIELENS = {
     "ml-100k": MovieLensSpec(
-        "ml-100k", "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
-        "md5:0e33842e24a9c977be4e0107933c0723", "ml-100k", "u.data",
+        "ml-100k", "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229",
+        "ml-100k", "u.data",
         "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490", "u.item", 0.1,
         "57031973187f9732e672e1496e8badbecb97478307f31790d25fada918bdf209", (100_000, 943, 1_682)),
     "ml-1m": MovieLensSpec(
-        "ml-1m", "https://files.grouplens.org/datasets/movielens/ml-1m.zip",
-        "md5:c4d9eecfca2ab87c1945afe126590906", "ml-1m", "ratings.dat",
+        "ml-1m", "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
+        "ml-1m", "ratings.dat",
         "506d64ca44484487c11dc2d9a28de5c54948213e6b96285e298afe28d6ea4e0f", "movies.dat", 600,
         "23b0b12e1ace99d0fbefe9925982598f3a5de0675f6467ba438f4737c964f0ff",
         (1_000_209, 6_040, 3_706)),
     "ml-20m": MovieLensSpec(
-        "ml-20m", "https://files.grouplens.org/datasets/movielens/ml-20m.zip",
-        "md5:cd245b17a1ae2cc31bb14903e1204af3", "ml-20m", "ratings.csv", None, "movies.csv",
+        "ml-20m", "96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3",
+        "ml-20m", "ratings.csv", None, "movies.csv",
         10_000, None, (20_000_263, 138_493, 26_744)),
     # ml-latest-small is re-released from time to time, so no fixed hash can be kept.
     "ml-latest-small": MovieLensSpec(
-        "ml-latest-small", "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip",
-        None, "ml-latest-small", "ratings.csv", None, "movies.csv", 0.1),
+        "ml-latest-small", None, "ml-latest-small", "ratings.csv", None, "movies.csv", 0.1),
 }
 
 
@@ -104,67 +114,81 @@ def _locate(spec: MovieLensSpec, path: Path) -> Path | None:
     return next((p for p in _ratings_candidates(spec, path) if p.is_file()), None)
 
 
-def _hash_matches(path: Path, known_hash: str) -> bool:
-    """Whether a file has a hash written as pooch writes it (``"md5:..."``, plain = sha256)."""
-    algorithm, _, value = known_hash.rpartition(":")
-    digest = hashlib.new(algorithm or "sha256")
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest() == value.lower()
+def _download(spec: MovieLensSpec, data_dir: Path, progress: bool,
+              mirror: str | None = None) -> Path:
+    """Fetch and verify the archive (unless a verified one is already there), then
+    extract the files that are not already there.
 
-
-def _download(spec: MovieLensSpec, data_dir: Path, progress: bool) -> Path:
-    """Fetch and verify the archive, then extract the files that are not already there.
-
-    pooch downloads to a temporary file and renames it only once the archive's hash
-    matches; the ratings file is extracted to a temporary name and renamed only once its
-    sha256 matches the release. Files already in ``data_dir`` are never overwritten, and
-    a failed or corrupt download leaves nothing behind.
+    Each source is downloaded to a temporary file that is renamed only once the archive's
+    SHA-256 matches; the ratings file is extracted to a temporary name and renamed only
+    once its sha256 matches the release. Files already in ``data_dir`` are never
+    overwritten, and a failed or corrupt download leaves nothing behind.
     """
-    import pooch
-
-    archive = data_dir / f"{spec.name}.zip"
-    if archive.exists() and spec.archive_hash and not _hash_matches(archive, spec.archive_hash):
+    archive = data_dir / spec.archive
+    if archive.exists() and spec.archive_sha256 and sha256_of(archive) != spec.archive_sha256:
         raise DatasetUnavailable(
-            f"{archive} exists but is not the {spec.name} release from {spec.url} (its hash "
-            f"differs from {spec.archive_hash}). It was left untouched: move it away or delete "
-            "it, then try again.")
-    created = [d for d in (data_dir, data_dir / spec.folder) if not d.exists()]
+            f"{archive} exists but is not GroupLens' {spec.name} release (its SHA-256 differs "
+            f"from {spec.archive_sha256}). It was left untouched: move it away or delete it, "
+            "then try again.")
+    created = [d for d in (*reversed(data_dir.parents), data_dir, data_dir / spec.folder)
+               if not d.exists()]
     had_archive = archive.exists()
+    urls = [] if had_archive else _sources(spec, mirror)
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        pooch.retrieve(spec.url, known_hash=spec.archive_hash, fname=archive.name,
-                       path=data_dir, progressbar=progress)
-        ratings = _extract(spec, archive, data_dir)
-    except Exception as error:
+        if not had_archive:
+            fetch_first(urls, archive, spec.archive_sha256, progress)
+        return _extract(spec, archive, data_dir)
+    except BaseException as error:
         if not had_archive:  # a fresh archive that could not be used is not kept
             archive.unlink(missing_ok=True)
         for folder in reversed(created):
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
-        if isinstance(error, DatasetUnavailable):
-            raise
-        if isinstance(error, ValueError) and "hash" in str(error).lower():
-            raise DatasetUnavailable(
-                f"The download of {spec.url} was corrupt ({error}); it has been removed. "
-                f"Try again, or put '{spec.ratings_file}' in {data_dir / spec.folder}/ "
-                "yourself.") from None
-        raise DatasetUnavailable(
-            f"Could not download {spec.name} from {spec.url} ({type(error).__name__}: {error}).\n"
-            f"Offline? Download the archive on another machine and put '{spec.ratings_file}' "
-            f"in {data_dir / spec.folder}/, or point to the ratings file or its folder: --path on "
-            "the command line, DATA_PATH in a notebook's parameters cell, path= in Python."
-        ) from None
-    return ratings
+        if isinstance(error, AllSourcesFailed):
+            raise DatasetUnavailable(_all_failed(spec, data_dir, error)) from None
+        raise
+
+
+def _sources(spec: MovieLensSpec, mirror: str | None) -> list[str]:
+    """The URLs to try; a user's mirror is not used for a release with no pinned hash."""
+    if spec.archive_sha256 is None and user_mirror(mirror) is not None:
+        warnings.warn(
+            f"the MovieLens mirror (--mirror / {MIRROR_VARIABLE}) is not used for "
+            f"{spec.name}: it has no pinned SHA-256 to check a copy against, so only "
+            "GroupLens is tried.", stacklevel=4)
+    return archive_urls(spec.name, pinned=spec.archive_sha256 is not None, mirror=mirror)
+
+
+def _all_failed(spec: MovieLensSpec, data_dir: Path, failure: AllSourcesFailed) -> str:
+    """Every URL tried and why it failed, then how to put the files in place by hand."""
+    tried = "".join(f"\n  {a.url}: {a.reason}" for a in failure.attempts)
+    check = f" (its SHA-256 must be {spec.archive_sha256})" if spec.archive_sha256 else ""
+    return (
+        f"Could not download {spec.name}: every source failed, and nothing was left "
+        f"behind.{tried}\n"
+        f"To go on by hand, download {spec.archive} from one of these on a machine that can "
+        f"reach it{check}, then either\n"
+        f"  - put the archive at {data_dir / spec.archive}: it is checked and extracted on "
+        f"the next run, or\n"
+        f"  - put '{spec.ratings_file}' from it in {data_dir / spec.folder}/.\n"
+        "The data folder is --data-dir on the command line ($VAECF_DATA otherwise). Or "
+        "point to the ratings file or its folder: --path on the command line, DATA_PATH in "
+        "a notebook's parameters cell, path= in Python.\n"
+        f"A mirror of your own holding {spec.archive} is tried first: --mirror URL on the "
+        f"command line, or {MIRROR_VARIABLE}=URL.")
 
 
 def _extract(spec: MovieLensSpec, archive: Path, data_dir: Path) -> Path:
-    """Extract the ratings and item files, each through a temporary name, skipping files
-    that already exist; the ratings file must match the release's sha256 if one is known."""
+    """Extract the ratings and item files, each through a temporary name and a rename
+    (:func:`vaecf.outputs.atomic_write`), skipping files that already exist; the ratings
+    file must match the release's sha256 if one is known."""
     import zipfile
 
     folder = data_dir / spec.folder
+    if not zipfile.is_zipfile(archive):
+        raise DatasetUnavailable(f"{archive} is not a zip archive, so not the {spec.name} "
+                                 "release; delete it and try again.")
     with zipfile.ZipFile(archive) as zipped:
         names = set(zipped.namelist())
         for file_name in (spec.ratings_file, spec.items_file):
@@ -176,26 +200,27 @@ def _extract(spec: MovieLensSpec, archive: Path, data_dir: Path) -> Path:
                     continue  # titles are optional; the ratings are not
                 raise DatasetUnavailable(f"{archive} has no {member}; it is not the "
                                          f"{spec.name} release.")
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".part")
-            try:
-                with zipped.open(member) as source, open(tmp, "wb") as sink:
-                    for block in iter(lambda: source.read(1 << 20), b""):
-                        sink.write(block)
-                if (file_name == spec.ratings_file and spec.ratings_sha256
-                        and sha256_of(tmp) != spec.ratings_sha256):
-                    raise DatasetUnavailable(
-                        f"{member} in {archive} does not match the published release "
-                        f"(sha256); it was not extracted. Try the download again.")
-                os.replace(tmp, target)
-            finally:
-                tmp.unlink(missing_ok=True)
+            pinned = spec.ratings_sha256 if file_name == spec.ratings_file else None
+            atomic_write(target, lambda sink: _copy_checked(zipped, member, sink, pinned,
+                                                            archive))
     return folder / spec.ratings_file
+
+
+def _copy_checked(zipped, member: str, sink, sha256: str | None, archive: Path) -> None:
+    """Copy one archive member into ``sink``; raise if its sha256 is not ``sha256``."""
+    digest = hashlib.sha256()
+    with zipped.open(member) as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            sink.write(block)
+            digest.update(block)
+    if sha256 is not None and digest.hexdigest() != sha256:
+        raise DatasetUnavailable(f"{member} in {archive} does not match the published release "
+                                 "(sha256); it was not extracted. Try the download again.")
 
 
 def load_movielens(name: str, data_dir: str | os.PathLike | None = None,
                    path: str | os.PathLike | None = None, download: bool = True,
-                   progress: bool = True) -> RatingTable:
+                   progress: bool = True, mirror: str | None = None) -> RatingTable:
     """Load a MovieLens rating table, with item titles and genres where they are present.
 
     Args:
@@ -207,7 +232,10 @@ def load_movielens(name: str, data_dir: str | os.PathLike | None = None,
             (:mod:`vaecf.data.releases`): another release is refused, data that matches
             no release is read with a warning and labelled ``"<name> (modified)"``;
             ``table.provenance`` says which.
-        download: fetch the archive when no local copy is found.
+        download: fetch the archive when no local copy is found, from the sources in
+            :mod:`vaecf.data.sources`, each checked against the pinned SHA-256.
+        mirror: a base URL of your own holding ``<name>.zip``, tried first (default:
+            ``$VAECF_MOVIELENS_MIRROR``); checked against the same SHA-256.
     """
     spec = _spec(name)
     if path is not None:
@@ -220,9 +248,9 @@ def load_movielens(name: str, data_dir: str | os.PathLike | None = None,
         if found is None:
             if not download:
                 raise DatasetUnavailable(
-                    f"{name} is not on disk: put '{spec.ratings_file}' (from {spec.url}) in "
-                    f"{data_dir / spec.folder}/, or allow the download.")
-            found = _download(spec, data_dir, progress)
+                    f"{name} is not on disk: put '{spec.ratings_file}' (from GroupLens' "
+                    f"{spec.archive}) in {data_dir / spec.folder}/, or allow the download.")
+            found = _download(spec, data_dir, progress, mirror)
     table = read_ratings(found, fmt=_format_of(spec, found), name=name)
     table.provenance = check_release(spec, MOVIELENS, found, table, sha256_of(found))
     if table.provenance["status"] == "modified":

@@ -15,7 +15,7 @@ import torch.nn as nn
 
 from ..likelihoods import get_likelihood
 from .gaussian import kl_to_standard_normal, reparameterise
-from .inputs import SparseInputLinear, csr_to_torch, normalise_rows, sparse_dropout
+from .inputs import RowShard, SparseInputLinear, csr_to_torch, normalise_rows, sparse_dropout
 
 __all__ = ["AutoencoderRecommender", "AE", "MultVAE", "MultDAE"]
 
@@ -67,11 +67,14 @@ class AutoencoderRecommender(nn.Module):
                 nn.init.xavier_uniform_(module.weight)  # U(±√(6 / (fan in + fan out)))
                 nn.init.normal_(module.bias, std=0.001)
 
-    def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
+    def prepare_input(self, x: torch.Tensor, shard: RowShard | None = None) -> torch.Tensor:
+        """The normalised, dropped-out clicks; with ``shard``, only the shard's rows of ``x``
+        (the dropout drawn for the whole batch, as one process would draw it)."""
         if x.shape[-1] != self.n_items:
             raise ValueError(f"the batch has {x.shape[-1]} items but the model was built for "
                              f"{self.n_items}; use the same item set as in training.")
-        return sparse_dropout(normalise_rows(x), self.dropout, self.training)
+        x = sparse_dropout(normalise_rows(x), self.dropout, self.training)
+        return x if shard is None else shard.take(x)
 
     def weight_penalty(self) -> torch.Tensor:
         """λ Σ ‖W‖² over the weight matrices (not the biases); with λ = 0 no pass over them."""
@@ -80,11 +83,15 @@ class AutoencoderRecommender(nn.Module):
         return self.l2 * sum((m.weight ** 2).sum() for m in self.modules()
                               if isinstance(m, (nn.Linear, SparseInputLinear)))
 
-    def loss(self, x: torch.Tensor, beta: float = 0.0) -> dict:
+    def loss(self, x: torch.Tensor, beta: float = 0.0, shard: RowShard | None = None) -> dict:
         """For a deterministic code (AE, Mult-DAE): −log p(x | f_θ(g_φ(x̃))) + λ Σ‖W‖²,
-        mean over users; β is ignored (there is no KL term). Mult-VAE overrides this."""
-        logits = self(x)[0].float()  # float32 even when the products ran in bfloat16
-        nll = -self.likelihood(logits, x).mean()
+        mean over users; β is ignored (there is no KL term). Mult-VAE overrides this.
+
+        With ``shard``, the loss of the shard's users of the batch ``x``
+        (:class:`~vaecf.models.inputs.RowShard`)."""
+        logits = self(x, shard)[0].float()  # float32 even when the products ran in bfloat16
+        target = x if shard is None else shard.take(x)
+        nll = -self.likelihood(logits, target).mean()
         zero = torch.zeros((), device=logits.device)
         return {"loss": nll + self.weight_penalty(), "nll": nll, "kl": zero}
 
@@ -122,23 +129,25 @@ class MultVAE(AutoencoderRecommender):
         self.decoder = _mlp((self.latent_dim,) + hidden_dims[::-1] + (self.n_items,))
         self._init_weights()
 
-    def encode(self, x: torch.Tensor):
-        """μ and log σ² of q_φ(z | x) for a batch of click rows."""
-        h = _run(self.encoder, self.prepare_input(x))
+    def encode(self, x: torch.Tensor, shard: RowShard | None = None):
+        """μ and log σ² of q_φ(z | x) for a batch of click rows (the shard's rows, if given)."""
+        h = _run(self.encoder, self.prepare_input(x, shard))
         return h[:, : self.latent_dim], h[:, self.latent_dim:]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return _run(self.decoder, z)
 
-    def forward(self, x: torch.Tensor):
-        mu, logvar = self.encode(x)
-        z = reparameterise(mu, logvar) if self.training else mu
+    def forward(self, x: torch.Tensor, shard: RowShard | None = None):
+        mu, logvar = self.encode(x, shard)
+        z = reparameterise(mu, logvar, shard=shard) if self.training else mu
         return self.decode(z), mu, logvar
 
-    def loss(self, x: torch.Tensor, beta: float) -> dict:
-        """−ELBO_β (eq. 6) = −E_q[log p(x|z)] + β KL(q(z|x) ‖ p(z)), mean over users."""
-        logits, mu, logvar = (t.float() for t in self(x))  # float32 under bfloat16 autocast
-        nll = -self.likelihood(logits, x).mean()
+    def loss(self, x: torch.Tensor, beta: float, shard: RowShard | None = None) -> dict:
+        """−ELBO_β (eq. 6) = −E_q[log p(x|z)] + β KL(q(z|x) ‖ p(z)), mean over users
+        (the shard's users of the batch ``x``, if given)."""
+        logits, mu, logvar = (t.float() for t in self(x, shard))  # float32 under bf16 autocast
+        target = x if shard is None else shard.take(x)
+        nll = -self.likelihood(logits, target).mean()
         kl = kl_to_standard_normal(mu, logvar).mean()
         return {"loss": nll + beta * kl + self.weight_penalty(), "nll": nll, "kl": kl}
 
@@ -165,8 +174,8 @@ class MultDAE(AutoencoderRecommender):
         self.decoder = _mlp(hidden_dims[::-1] + (self.n_items,))
         self._init_weights()
 
-    def forward(self, x: torch.Tensor):
-        h = torch.tanh(_run(self.encoder, self.prepare_input(x)))
+    def forward(self, x: torch.Tensor, shard: RowShard | None = None):
+        h = torch.tanh(_run(self.encoder, self.prepare_input(x, shard)))
         return (_run(self.decoder, h),)
 
     def config(self) -> dict:
@@ -193,15 +202,15 @@ class AE(AutoencoderRecommender):
         self.decoder = _mlp((self.latent_dim,) + hidden_dims[::-1] + (self.n_items,))
         self._init_weights()
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The code z = g_φ(x) of a batch of click rows."""
-        return _run(self.encoder, self.prepare_input(x))
+    def encode(self, x: torch.Tensor, shard: RowShard | None = None) -> torch.Tensor:
+        """The code z = g_φ(x) of a batch of click rows (the shard's rows, if given)."""
+        return _run(self.encoder, self.prepare_input(x, shard))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return _run(self.decoder, z)
 
-    def forward(self, x: torch.Tensor):
-        z = self.encode(x)
+    def forward(self, x: torch.Tensor, shard: RowShard | None = None):
+        z = self.encode(x, shard)
         return self.decode(z), z
 
     def config(self) -> dict:

@@ -1,13 +1,16 @@
 """Getting a batch of users' clicks into a network: sparse tensors, normalisation, dropout."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["check_clicks", "csr_to_torch", "normalise_rows", "sparse_dropout", "SparseInputLinear"]
+__all__ = ["check_clicks", "csr_to_torch", "normalise_rows", "sparse_dropout", "RowShard",
+           "SparseInputLinear"]
 
 
 def check_clicks(matrix, what: str = "the click matrix") -> sp.csr_matrix:
@@ -66,6 +69,43 @@ def sparse_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     values = F.dropout(x.values(), p, training=True)
     return torch.sparse_coo_tensor(x.indices(), values, x.shape, is_coalesced=True,
                                    check_invariants=False)
+
+
+@dataclass(frozen=True)
+class RowShard:
+    """Rows ``start:stop`` of a batch of ``total`` users: the part of a batch that one process
+    of a data-parallel run computes (:mod:`vaecf.distributed`).
+
+    The models draw their noise (input dropout, the samples of z) for the whole batch and
+    keep the shard's rows, so the processes of a run together draw exactly what one
+    process training on the whole batch would.
+    """
+
+    start: int
+    stop: int
+    total: int
+
+    def __post_init__(self):
+        if not 0 <= self.start < self.stop <= self.total:
+            raise ValueError(f"a shard needs 0 <= start < stop <= total, got rows "
+                             f"{self.start}:{self.stop} of {self.total}.")
+
+    def take(self, x: torch.Tensor) -> torch.Tensor:
+        """The shard's rows of a batch: a dense tensor, or a coalesced sparse COO tensor
+        (whose entries are sorted by row, so the shard's entries lie side by side)."""
+        if x.shape[0] != self.total:
+            raise ValueError(f"the shard is of a batch of {self.total} users, got {x.shape[0]}.")
+        if not x.is_sparse:
+            return x[self.start:self.stop]
+        x = x.coalesce()
+        rows = x.indices()[0]
+        bounds = torch.tensor([self.start, self.stop], device=rows.device)
+        first, last = torch.searchsorted(rows, bounds).tolist()
+        indices = x.indices()[:, first:last].clone()
+        indices[0] -= self.start
+        return torch.sparse_coo_tensor(indices, x.values()[first:last],
+                                       (self.stop - self.start, x.shape[1]),
+                                       is_coalesced=True, check_invariants=False)
 
 
 class SparseInputLinear(nn.Module):
