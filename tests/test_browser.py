@@ -5,6 +5,8 @@ Needs Debian's ``chromium`` and ``chromium-driver`` and the Python packages ``vo
 ``selenium`` (see requirements.txt); the test skips, saying what is missing, without them.
 Set ``VAECF_SCREENSHOTS`` to a folder to keep before/after screenshots of the widget.
 """
+from __future__ import annotations
+
 import base64
 import importlib.util
 import os

@@ -26,7 +26,7 @@ def test_item_map_by_genre_names_the_items_and_labels_the_axes():
     np.testing.assert_allclose(ax.collections[0].get_offsets(), XY)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Drama", "Comedy", "Horror"]
     assert ax.get_legend().get_title().get_text() == "most specific genre"
-    annotations = {t.get_text(): t.xy for t in ax.texts}
+    annotations = {t.get_text(): tuple(float(v) for v in t.xy) for t in ax.texts}
     assert annotations == {"Toy Story (1995)": (2.0, 2.0), "Fargo (1996)": (0.0, 1.0)}
     assert ax.get_xlabel() == "principal axis 1 (60% of variance)"
     assert ax.get_ylabel() == "principal axis 2 (25% of variance)"
