@@ -78,3 +78,13 @@ def test_nothing_left_after_filtering():
     table = RatingTable(np.array([1, 1, 2]), np.array([1, 2, 1]), np.array([5.0, 5.0, 5.0]))
     with pytest.raises(SplitError, match="No user has 5 or more"):
         paper_split(table)
+
+
+def test_choose_models_accepts_any_case_and_short_names_in_table_order():
+    from vaecf.reproduce import DEFAULT_MODELS, choose_models
+
+    assert choose_models(None) == DEFAULT_MODELS
+    assert choose_models(["vae", "EASE", "dae"]) == ("EASE", "Mult-DAE", "Mult-VAE")
+    assert choose_models(" wmf , ae ") == ("WMF", "AE")
+    with pytest.raises(ValueError, match="choose among"):
+        choose_models("")
