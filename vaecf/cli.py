@@ -286,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "CPUs with bf16 instructions and recent GPUs (scoring stays fp32)")
     rep.add_argument("--models", default=None,
                      help="comma-separated models to run, among Popularity, WMF, EASE, AE, "
-                          "Mult-DAE, Mult-VAE, Oracle (default: all)")
+                          "Mult-DAE, Mult-VAE, RecVAE, Oracle (default: all but RecVAE)")
     rep.add_argument("--tune", action="store_true",
                      help="choose each model's settings on the validation users: EASE, WMF and "
                           "Mult-DAE over small grids (vaecf.tuning.GRIDS), Mult-VAE's β cap by "

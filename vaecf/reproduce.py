@@ -20,7 +20,7 @@ from .data import RatingTable, Split, SplitError, SyntheticTruth, default_heldou
 from .devices import usable_device
 from .metrics import evaluate
 from .likelihoods import get_likelihood
-from .models import AE, EASE, WMF, MultDAE, MultVAE, Popularity
+from .models import AE, EASE, WMF, MultDAE, MultVAE, Popularity, RecVAE
 from .models.oracle import Oracle
 from .reference import PAPER_ML20M
 from .annealing import paper_beta_procedure
@@ -42,11 +42,11 @@ WMF_SETTINGS = {"n_factors": 100, "l2": 100.0, "alpha": 10.0, "iterations": 15}
 EASE_L2 = 500.0
 """EASE's λ (Steck 2019; 500 on ML-1M-sized data)."""
 PREFIX = {"multinomial": "Mult", "gaussian": "Gaussian", "logistic": "Logistic"}
-MODEL_NAMES = ("Popularity", "WMF", "EASE", "AE", "Mult-DAE", "Mult-VAE", "Oracle")
+MODEL_NAMES = ("Popularity", "WMF", "EASE", "AE", "Mult-DAE", "Mult-VAE", "RecVAE", "Oracle")
 """Every model the table can hold, by its name with the multinomial likelihood (the oracle
 only on synthetic data, where the true click probabilities are known)."""
 DEFAULT_MODELS = ("Popularity", "WMF", "EASE", "AE", "Mult-DAE", "Mult-VAE", "Oracle")
-"""The paper's table: what runs when no models are named."""
+"""The paper's table: what runs when no models are named (RecVAE only when asked)."""
 _ALIASES = {"dae": "Mult-DAE", "vae": "Mult-VAE", "oracle (true probabilities)": "Oracle"}
 
 
@@ -141,7 +141,7 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
               precision: str = "fp32", click_threshold: float | None = None,
               models=None, tune: bool = False, grids: dict | None = None) -> tuple[dict, dict]:
     """Run popularity, WMF, EASE, AE, Mult-DAE and Mult-VAE (and the oracle on synthetic data),
-    or the ``models`` named (:func:`choose_models`).
+    or the ``models`` named (:func:`choose_models`; RecVAE only when named).
 
     :func:`prepare_data` (device, data, split), then :func:`run_models`; see them for
     the arguments. ``dataset="custom"`` with ``path`` runs a click log of your own
@@ -227,6 +227,9 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
     get_likelihood(likelihood)
     models = choose_models(models)
     grids = check_grids(grids)
+    if "RecVAE" in models and likelihood != "multinomial":
+        raise ValueError(f"RecVAE has only the multinomial likelihood, not {likelihood!r}: drop "
+                         "RecVAE from --models or leave --likelihood at multinomial.")
     if isinstance(beta_cap, str) and beta_cap != "anneal":
         raise ValueError(f"beta_cap must be a number or 'anneal', got {beta_cap!r}.")
     if not isinstance(beta_cap, str) and beta_cap > 1:
@@ -307,15 +310,16 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
                                      "the β of its smoothed validation NDCG@100 peak"},
                 "chosen": {"beta_cap": vae_config.beta_cap},
                 "search_seconds": round(time.perf_counter() - tic, 2)}
-    for kind, build in (("AE", AE), ("DAE", MultDAE), ("VAE", MultVAE)):
-        if ("AE" if kind == "AE" else f"Mult-{kind}") not in models:
+    for kind, build in (("AE", AE), ("DAE", MultDAE), ("VAE", MultVAE), ("RecVAE", RecVAE)):
+        if {"AE": "AE", "RecVAE": "RecVAE"}.get(kind, f"Mult-{kind}") not in models:
             continue
-        name = autoencoder_name(kind, likelihood)
+        name = "RecVAE" if kind == "RecVAE" else autoencoder_name(kind, likelihood)
         run_config = vae_config if kind == "VAE" else config
+        options = {} if kind == "RecVAE" else {"likelihood": likelihood}
 
         def fit_autoencoder(setting, tag=""):
             torch.manual_seed(seed)
-            model = build(split.n_items, likelihood=likelihood, **setting).to(device)
+            model = build(split.n_items, **options, **setting).to(device)
             checkpoint = (Path(checkpoint_dir) / f"{name}{tag}.pt"
                           if checkpoint_dir is not None else None)
             run = fit(model, split, run_config, checkpoint=checkpoint,
