@@ -96,6 +96,7 @@ def test_models_chooses_which_models_run(tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert list(results["models"]) == ["Popularity", "EASE"]
     assert results["models_run"] == ["Popularity", "EASE"]
+    assert not (out / "training_curves.png").exists()
 
 
 def test_an_unknown_model_is_a_clear_error_before_anything_is_written(tmp_path, capsys):

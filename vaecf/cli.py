@@ -95,9 +95,11 @@ def _reproduce(args) -> int:
             data, epochs=args.epochs, beta_cap=args.beta_cap, likelihood=args.likelihood,
             checkpoint_dir=folder.path / "checkpoints", progress=not args.quiet,
             precision=args.precision, models=args.models, tune=args.tune)
-        written = [write_json(folder.path / "results.json", results),
-                   save_figure(plot_training_curves(histories), folder.path / "training_curves.png"),
-                   save_figure(plot_results(results), folder.path / "test_ndcg.png")]
+        written = [write_json(folder.path / "results.json", results)]
+        if histories:  # no autoencoder among --models: no training curves to draw
+            written.append(save_figure(plot_training_curves(histories),
+                                       folder.path / "training_curves.png"))
+        written.append(save_figure(plot_results(results), folder.path / "test_ndcg.png"))
     print(format_table(results))
     print(f"\nWrote {', '.join(map(str, written))}.")
     return 0
