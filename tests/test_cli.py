@@ -86,3 +86,24 @@ def test_counts_writes_the_click_statistics(tmp_path, capsys):
     written = json.loads(out.read_text())
     assert written["dataset"] == "synthetic" and 0 < written["statistics"]["item_gini"] < 1
     assert "Gini of item popularity" in capsys.readouterr().out
+
+
+def test_models_chooses_which_models_run(tmp_path):
+    out = tmp_path / "run"
+    code = main(["reproduce", "--size", "tiny", "--epochs", "1", "--out", str(out), "--quiet",
+                 "--models", "ease,Popularity"])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["models"]) == ["Popularity", "EASE"]
+    assert results["models_run"] == ["Popularity", "EASE"]
+    assert not (out / "training_curves.png").exists()
+
+
+def test_an_unknown_model_is_a_clear_error_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["reproduce", "--size", "tiny", "--out", str(out), "--quiet",
+                 "--models", "EASE,SLIM"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "'SLIM'" in err and "--models" in err and "Mult-VAE" in err
+    assert not out.exists()

@@ -12,8 +12,8 @@ def _is_widget_cell(cell) -> bool:
     return cell.source.startswith("# NBVAL_IGNORE_OUTPUT") and "slider(" in cell.source
 
 
-def test_all_eight_notebooks_are_there():
-    assert [p.name[:2] for p in NOTEBOOKS] == [f"{i:02d}" for i in range(1, 9)]
+def test_all_nine_notebooks_are_there():
+    assert [p.name[:2] for p in NOTEBOOKS] == [f"{i:02d}" for i in range(1, 10)]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -38,7 +38,7 @@ def test_one_parameters_cell(path):
     assert "SEED" in tagged[0].source and "smoke()" in tagged[0].source or "SMOKE" in tagged[0].source
 
 
-WITH_CLAIMS = ("01", "02", "03", "04", "05", "06", "07", "08")
+WITH_CLAIMS = ("01", "02", "03", "04", "05", "06", "07", "08", "09")
 """The notebooks whose result sentences are all printed from recorded claims."""
 
 

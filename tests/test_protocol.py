@@ -130,3 +130,13 @@ def test_min_item_users_must_be_a_count(table):
         paper_split(table, min_item_users=-1)
     with pytest.raises(SplitError, match="min_item_users"):
         paper_split(table, min_item_users=2.5)
+
+
+def test_choose_models_accepts_any_case_and_short_names_in_table_order():
+    from vaecf.reproduce import DEFAULT_MODELS, choose_models
+
+    assert choose_models(None) == DEFAULT_MODELS
+    assert choose_models(["vae", "EASE", "dae"]) == ("EASE", "Mult-DAE", "Mult-VAE")
+    assert choose_models(" wmf , ae ") == ("WMF", "AE")
+    with pytest.raises(ValueError, match="choose among"):
+        choose_models("")

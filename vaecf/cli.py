@@ -55,6 +55,9 @@ def format_table(results: dict) -> str:
     if results.get("data", {}).get("status") == "modified":
         lines.append("Note: modified data: the ratings file is not the published release "
                      "(results.json records its hashes).")
+    for name, search in results.get("tuning", {}).items():
+        chosen = ", ".join(f"{key} = {value:g}" for key, value in search["chosen"].items())
+        lines.append(f"Tuned {name}: {chosen} (search {search['search_seconds']:.0f} s).")
     for name in unconverged_models(results):
         lines.append(f"WARNING: {name} was still improving at the end of its budget; its score "
                      "understates it (pass a larger --epochs, or leave --epochs out to train to a "
@@ -104,10 +107,15 @@ def _reproduce_here(args, cluster=None) -> int:
     from .plots import plot_results, plot_training_curves
     from .reproduce import run_models
 
+    from .reproduce import choose_models
+
+    choose_models(args.models)  # a bad name fails before the output folder is touched
+
     def run(data, checkpoints):
         return run_models(data, epochs=args.epochs, beta_cap=args.beta_cap,
                           likelihood=args.likelihood, checkpoint_dir=checkpoints,
-                          progress=not args.quiet, precision=args.precision, cluster=cluster)
+                          progress=not args.quiet, precision=args.precision,
+                          models=args.models, tune=args.tune, cluster=cluster)
 
     if cluster is not None and not cluster.is_main:
         data = _prepare(args, cluster)
@@ -120,9 +128,11 @@ def _reproduce_here(args, cluster=None) -> int:
         if cluster is not None:
             cluster.barrier()
         results, histories = run(data, folder.path / "checkpoints")
-        written = [write_json(folder.path / "results.json", results),
-                   save_figure(plot_training_curves(histories), folder.path / "training_curves.png"),
-                   save_figure(plot_results(results), folder.path / "test_ndcg.png")]
+        written = [write_json(folder.path / "results.json", results)]
+        if histories:  # no autoencoder among --models: no training curves to draw
+            written.append(save_figure(plot_training_curves(histories),
+                                       folder.path / "training_curves.png"))
+        written.append(save_figure(plot_results(results), folder.path / "test_ndcg.png"))
     print(format_table(results))
     print(f"\nWrote {', '.join(map(str, written))}.")
     return 0
@@ -358,6 +368,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
                      help="bf16: bfloat16 matrix products in training, about twice as fast on "
                           "CPUs with bf16 instructions and recent GPUs (scoring stays fp32)")
+    rep.add_argument("--models", default=None,
+                     help="comma-separated models to run, among Popularity, WMF, EASE, AE, "
+                          "Mult-DAE, Mult-VAE, RecVAE, Oracle (default: all but RecVAE)")
+    rep.add_argument("--tune", action="store_true",
+                     help="choose each model's settings on the validation users: EASE, WMF and "
+                          "Mult-DAE over small grids (vaecf.tuning.GRIDS), Mult-VAE's β cap by "
+                          "the paper's annealing procedure; results.json records the grid, the "
+                          "choice and the search time")
     rep.set_defaults(run=_reproduce)
 
     bench = commands.add_parser("bench", help="time a Mult-VAE epoch against its bound and Cornac")

@@ -6,6 +6,7 @@ the README) plus the training histories; the command line and notebook 8 both ca
 from __future__ import annotations
 
 import datetime
+import json
 import time
 import warnings
 from dataclasses import asdict, dataclass, replace
@@ -20,14 +21,15 @@ from .data.datasets import protocol_options
 from .devices import usable_device
 from .metrics import evaluate
 from .likelihoods import get_likelihood
-from .models import AE, EASE, WMF, MultDAE, MultVAE, Popularity
+from .models import AE, EASE, WMF, MultDAE, MultVAE, Popularity, RecVAE
 from .models.oracle import Oracle
 from .reference import PAPER_RESULTS
 from .annealing import paper_beta_procedure
 from .train import PAPER_RUN_EPOCHS, TrainConfig, fit
+from .tuning import check_grids, grid_points, grid_search, validation_ndcg
 
 __all__ = ["reproduce", "prepare_data", "run_models", "ExperimentData", "summarise", "rounded",
-           "autoencoder_name", "MIN_EVALUATED_USERS"]
+           "autoencoder_name", "choose_models", "MODEL_NAMES", "DEFAULT_MODELS", "MIN_EVALUATED_USERS"]
 
 MIN_EVALUATED_USERS = 2
 """Fewest validation and test users with a target: a standard error needs two."""
@@ -41,6 +43,40 @@ WMF_SETTINGS = {"n_factors": 100, "l2": 100.0, "alpha": 10.0, "iterations": 15}
 EASE_L2 = 500.0
 """EASE's λ (Steck 2019; 500 on ML-1M-sized data)."""
 PREFIX = {"multinomial": "Mult", "gaussian": "Gaussian", "logistic": "Logistic"}
+MODEL_NAMES = ("Popularity", "WMF", "EASE", "AE", "Mult-DAE", "Mult-VAE", "RecVAE", "Oracle")
+"""Every model the table can hold, by its name with the multinomial likelihood (the oracle
+only on synthetic data, where the true click probabilities are known)."""
+DEFAULT_MODELS = ("Popularity", "WMF", "EASE", "AE", "Mult-DAE", "Mult-VAE", "Oracle")
+"""The paper's table: what runs when no models are named (RecVAE only when asked)."""
+_ALIASES = {"dae": "Mult-DAE", "vae": "Mult-VAE", "oracle (true probabilities)": "Oracle"}
+
+
+def choose_models(names=None) -> tuple[str, ...]:
+    """The models to run, as :data:`MODEL_NAMES` spell them, in the table's order.
+
+    ``names``: None (the paper's table, :data:`DEFAULT_MODELS`), or names in any case,
+    as a list or one comma-separated string (``"EASE,Mult-VAE"``; ``DAE`` and ``VAE`` are
+    short for Mult-DAE and Mult-VAE). An unknown or empty name is an error naming the valid
+    ones.
+    """
+    if names is None:
+        return DEFAULT_MODELS
+    if isinstance(names, str):
+        names = names.split(",")
+    lookup = {name.lower(): name for name in MODEL_NAMES} | _ALIASES
+    chosen, unknown = set(), []
+    for name in names:
+        key = str(name).strip().lower()
+        if key in lookup:
+            chosen.add(lookup[key])
+        else:
+            unknown.append(str(name).strip())
+    if unknown or not chosen:
+        what = (f"unknown model(s) {', '.join(repr(n) for n in unknown)}" if unknown
+                else "no model named")
+        raise ValueError(f"{what}; choose among {', '.join(MODEL_NAMES)} (--models, comma "
+                         "separated, e.g. --models EASE,Mult-VAE).")
+    return tuple(name for name in MODEL_NAMES if name in chosen)
 
 
 def autoencoder_name(kind: str, likelihood: str = "multinomial") -> str:
@@ -105,8 +141,10 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
               beta_cap: float | str = 0.2, likelihood: str = "multinomial",
               checkpoint_dir=None, progress: bool = True,
               precision: str = "fp32", click_threshold: float | None = None,
-              mirror: str | None = None) -> tuple[dict, dict]:
-    """Run popularity, WMF, EASE, AE, Mult-DAE and Mult-VAE (and the oracle on synthetic data).
+              mirror: str | None = None, models=None, tune: bool = False,
+              grids: dict | None = None) -> tuple[dict, dict]:
+    """Run popularity, WMF, EASE, AE, Mult-DAE and Mult-VAE (and the oracle on synthetic data),
+    or the ``models`` named (:func:`choose_models`; RecVAE only when named).
 
     :func:`prepare_data` (device, data, split), then :func:`run_models`; see them for
     the arguments. ``dataset="custom"`` with ``path`` runs a click log of your own
@@ -118,11 +156,13 @@ def reproduce(dataset: str = "synthetic", data_dir=None, path=None, epochs: int 
         per-epoch history.
     """
     get_likelihood(likelihood)  # fail before any data is loaded
+    models = choose_models(models)
     data = prepare_data(dataset, data_dir=data_dir, path=path, seed=seed, size=size,
                         n_heldout=n_heldout, device=device, click_threshold=click_threshold,
                         mirror=mirror)
     return run_models(data, epochs=epochs, beta_cap=beta_cap, likelihood=likelihood,
-                      checkpoint_dir=checkpoint_dir, progress=progress, precision=precision)
+                      checkpoint_dir=checkpoint_dir, progress=progress, precision=precision,
+                      models=models, tune=tune, grids=grids)
 
 
 def _data_description(data: ExperimentData) -> dict:
@@ -148,8 +188,10 @@ def _is_release(data: ExperimentData) -> bool:
 
 def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float | str = 0.2,
                likelihood: str = "multinomial", checkpoint_dir=None, progress: bool = True,
-               precision: str = "fp32", cluster=None) -> tuple[dict, dict]:
-    """Train and evaluate every model on prepared data (:func:`prepare_data`).
+               precision: str = "fp32", models=None, tune: bool = False,
+               grids: dict | None = None, cluster=None) -> tuple[dict, dict]:
+    """Train and evaluate every model on prepared data (:func:`prepare_data`), or those
+    named in ``models`` (:func:`choose_models`; default :data:`DEFAULT_MODELS`).
 
     By default (``epochs=None``) each autoencoder trains to convergence: it stops on a
     validation plateau within a step budget scaled to the data (:class:`TrainConfig`); a
@@ -175,6 +217,14 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
     With ``checkpoint_dir``, each autoencoder writes a checkpoint there after every epoch
     and an interrupted run started again with the same arguments resumes from it.
 
+    ``tune=True`` chooses each model's settings on the validation users, as the paper did
+    (:mod:`vaecf.tuning`): EASE, WMF and Mult-DAE over the grids of
+    :data:`vaecf.tuning.GRIDS` (or ``grids``, which replaces a model's grid), Mult-VAE's β
+    cap by the paper's annealing procedure (as ``beta_cap="anneal"``); AE keeps its
+    settings. Only the chosen setting is scored on the test users. ``results["tuning"]``
+    records each model's grid, every setting's validation NDCG@100 and seconds, the
+    choice and the search time; ``results["tuning_seconds"]`` the whole run's time.
+
     The paper's numbers (ML-20M, Netflix, MSD) are set beside the results only when the
     data is that release. With fewer than 100 items, each @K is computed over the whole
     catalogue, and ``results["k_capped"]`` says so.
@@ -184,6 +234,11 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
     the results are rank 0's, and the other processes return ``(None, None)``.
     """
     get_likelihood(likelihood)
+    models = choose_models(models)
+    grids = check_grids(grids)
+    if "RecVAE" in models and likelihood != "multinomial":
+        raise ValueError(f"RecVAE has only the multinomial likelihood, not {likelihood!r}: drop "
+                         "RecVAE from --models or leave --likelihood at multinomial.")
     if isinstance(beta_cap, str) and beta_cap != "anneal":
         raise ValueError(f"beta_cap must be a number or 'anneal', got {beta_cap!r}.")
     main = cluster is None or cluster.is_main
@@ -191,6 +246,9 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
         raise ValueError("--beta-cap anneal runs on one process: choose the cap with a plain "
                          "`python -m vaecf reproduce --beta-cap anneal` run, then pass that "
                          "number as --beta-cap under torchrun.")
+    if tune and cluster is not None:
+        raise ValueError("--tune runs on one process: tune with a plain `python -m vaecf "
+                         "reproduce --tune` run, then train the chosen settings under torchrun.")
     if not isinstance(beta_cap, str) and beta_cap > 1:
         warnings.warn(f"the β cap (--beta-cap) {beta_cap:g} is above 1; the paper's range is "
                       "[0, 1] (β = 1 is the plain evidence lower bound).", stacklevel=2)
@@ -203,7 +261,9 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "counts": split.counts(), "protocol": split.protocol,
         "split_fingerprint": split.fingerprint(), "likelihood": likelihood,
-        "precision": precision, **_data_description(data), "models": {},
+        "precision": precision, **_data_description(data), "models_run": list(models),
+        "tuned": bool(tune),
+        "models": {},
     }
     if dataset == "synthetic":
         results["synthetic_size"] = data.size
@@ -222,39 +282,88 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
             "test_per_user": {"ndcg@100": rounded(per_user["ndcg@100"])},
             "train_seconds": round(seconds, 2), **(extra or {})}
 
-    if main:
+    started = time.perf_counter()
+    if main and "Popularity" in models:
         tic = time.perf_counter()
         popularity = Popularity().fit(split.train)
         record("Popularity", popularity.score, time.perf_counter() - tic)
+    tuning = {}
+    if tune:
+        results["tuning"] = tuning
+    if main and "WMF" in models:
+        tic = time.perf_counter()
+        if tune:
+            def fit_wmf(setting):
+                wmf = WMF(**{**WMF_SETTINGS, **setting}, seed=seed, device=device).fit(
+                    split.train, progress=False)
+                return wmf, validation_ndcg(wmf.score, split)
 
-        tic = time.perf_counter()
-        wmf = WMF(**WMF_SETTINGS, seed=seed, device=device).fit(split.train, progress=progress)
+            search, wmf = grid_search("WMF", grids["WMF"], fit_wmf, progress=progress)
+            tuning["WMF"] = search.summary()
+        else:
+            wmf = WMF(**WMF_SETTINGS, seed=seed, device=device).fit(split.train, progress=progress)
         record("WMF", wmf.score, time.perf_counter() - tic, extra={"model_config": wmf.config()})
+    if main and "EASE" in models:
         tic = time.perf_counter()
-        ease = EASE(EASE_L2, device=device).fit(split.train)
+        if tune:
+            def fit_ease(setting):
+                ease = EASE(setting["l2"], device=device).fit(split.train)
+                return ease, validation_ndcg(ease.score, split)
+
+            search, ease = grid_search("EASE", grids["EASE"], fit_ease, progress=progress)
+            tuning["EASE"] = search.summary()
+        else:
+            ease = EASE(EASE_L2, device=device).fit(split.train)
         record("EASE", ease.score, time.perf_counter() - tic, extra={"model_config": ease.config()})
 
     vae_config = config
-    if beta_cap == "anneal":
+    if (beta_cap == "anneal" or tune) and "Mult-VAE" in models:
+        tic = time.perf_counter()
         choice = paper_beta_procedure(split, epochs=epochs or PAPER_RUN_EPOCHS, seeds=(seed,),
                                       config=config, device=device, progress=progress)
         vae_config = replace(config, beta_cap=round(choice.beta, 2))
         results["beta_procedure"] = {**choice.summary(), "cap": vae_config.beta_cap}
-    for kind, build in (("AE", AE), ("DAE", MultDAE), ("VAE", MultVAE)):
-        name = autoencoder_name(kind, likelihood)
-        torch.manual_seed(seed)
-        model = build(split.n_items, likelihood=likelihood).to(device)
-        checkpoint = Path(checkpoint_dir) / f"{name}.pt" if checkpoint_dir is not None else None
+        if tune:
+            tuning["Mult-VAE"] = {
+                "grid": {"beta_cap": "the paper's procedure: one run annealed from β = 0 to 1, "
+                                     "the β of its smoothed validation NDCG@100 peak"},
+                "chosen": {"beta_cap": vae_config.beta_cap},
+                "search_seconds": round(time.perf_counter() - tic, 2)}
+    for kind, build in (("AE", AE), ("DAE", MultDAE), ("VAE", MultVAE), ("RecVAE", RecVAE)):
+        if {"AE": "AE", "RecVAE": "RecVAE"}.get(kind, f"Mult-{kind}") not in models:
+            continue
+        name = "RecVAE" if kind == "RecVAE" else autoencoder_name(kind, likelihood)
         run_config = vae_config if kind == "VAE" else config
-        run = fit(model, split, run_config, checkpoint=checkpoint,
-                  resume=checkpoint is not None, progress=progress, cluster=cluster)
+        options = {} if kind == "RecVAE" else {"likelihood": likelihood}
+
+        def fit_autoencoder(setting, tag=""):
+            torch.manual_seed(seed)
+            model = build(split.n_items, **options, **setting).to(device)
+            checkpoint = (Path(checkpoint_dir) / f"{name}{tag}.pt"
+                          if checkpoint_dir is not None else None)
+            run = fit(model, split, run_config, checkpoint=checkpoint,
+                      resume=checkpoint is not None, progress=progress, cluster=cluster)
+            return (model, run), run.best_score
+
+        if tune and kind == "DAE":
+            tags = {json.dumps(point, sort_keys=True): f"-tuning-{i + 1}"
+                    for i, point in enumerate(grid_points(grids["Mult-DAE"]))}
+            search, (model, run) = grid_search(
+                name, grids["Mult-DAE"],
+                lambda setting: fit_autoencoder(setting, tags[json.dumps(setting, sort_keys=True)]),
+                progress=progress)
+            tuning[name] = search.summary()
+        else:
+            (model, run), _ = fit_autoencoder({})
         histories[name] = run.history
         record(name, model.score, run.seconds,
                extra={**run.summary(), "model_config": model.config(),
                       "train_config": asdict(run_config)})
     if not main:
         return None, None
-    if truth is not None:
+    if tune:
+        results["tuning_seconds"] = round(time.perf_counter() - started, 2)
+    if truth is not None and "Oracle" in models:
         oracle = Oracle(truth, split.item_ids)
         record("Oracle (true probabilities)", oracle.score, 0.0, needs_users=True)
     if dataset in PAPER_RESULTS and _is_release(data):

@@ -342,6 +342,30 @@ def train_epoch(model: AutoencoderRecommender, train, optimiser: torch.optim.Opt
     return sums, step
 
 
+def _train_phases(model, train, optimiser, rng, config, step, anneal_steps, epoch,
+                  cluster=None, objective=None):
+    """One epoch: one pass over the users in a fresh random order, or, for a model with
+    ``training_phases()`` (RecVAE's alternating updates), each phase's passes with only
+    that phase's parameters learning, then the model's ``end_epoch()``.
+
+    Returns the loss sums of the last pass that trained the encoder (it carries the KL
+    term) and the step count.
+    """
+    if not hasattr(model, "training_phases"):
+        return train_epoch(model, train, optimiser, rng.permutation(train.shape[0]), config,
+                           step, anneal_steps, epoch, cluster, objective)
+    recorded = None
+    for phase, passes in model.training_phases():
+        model.start_phase(phase)
+        for _ in range(passes):
+            sums, step = train_epoch(model, train, optimiser, rng.permutation(train.shape[0]),
+                                     config, step, anneal_steps, epoch)
+            if phase != "decoder":
+                recorded = sums
+    model.end_epoch()
+    return recorded, step
+
+
 def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None = None,
         checkpoint: str | os.PathLike | None = None, resume: bool = False,
         progress: bool = True, cluster: Cluster | None = None) -> TrainResult:
@@ -387,6 +411,9 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
             torch.cuda.set_rng_state(state["cuda_rng"], device)
         rng.bit_generator.state = state["numpy_rng"]
 
+    if cluster is not None and hasattr(model, "training_phases"):
+        raise ValueError(f"{type(model).__name__} trains in alternating phases, which do not run "
+                         "data-parallel yet: train it on one process (without torchrun).")
     main = cluster is None or cluster.is_main
     objective = Objective.parallel(model, cluster) if cluster is not None else None
     progress = progress and main
@@ -407,10 +434,9 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
             break
         tic = time.perf_counter()
         model.train()
-        order = rng.permutation(n_users)
         try:
-            sums, step = train_epoch(model, split.train, optimiser, order, config, step,
-                                     anneal_steps, epoch, cluster, objective)
+            sums, step = _train_phases(model, split.train, optimiser, rng, config, step,
+                                       anneal_steps, epoch, cluster, objective)
         except TrainingDiverged as error:
             if path is None:
                 raise

@@ -3,6 +3,7 @@ from .autoencoders import AE, AutoencoderRecommender, MultDAE, MultVAE
 from .gaussian import kl_to_standard_normal, reparameterise
 from .linear import EASE, WMF
 from .popularity import Popularity
+from .recvae import RecVAE
 
-__all__ = ["AE", "AutoencoderRecommender", "EASE", "MultDAE", "MultVAE", "Popularity", "WMF",
+__all__ = ["AE", "AutoencoderRecommender", "EASE", "MultDAE", "MultVAE", "Popularity", "RecVAE", "WMF",
            "kl_to_standard_normal", "reparameterise"]

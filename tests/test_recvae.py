@@ -1,0 +1,168 @@
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from scipy.stats import multivariate_normal
+
+from vaecf.data import load_dataset, paper_split
+from vaecf.models import RecVAE
+from vaecf.models.gaussian import kl_to_standard_normal, reparameterise
+from vaecf.models.inputs import csr_to_torch
+from vaecf.models.recvae import PRIOR_WEIGHTS, WIDE_LOGVAR, composite_prior_log_density
+from vaecf.train import TrainConfig, _train_phases, fit, make_optimiser, train_epoch
+
+
+def _clicks(n_users=12, n_items=30, seed=0):
+    rng = np.random.default_rng(seed)
+    dense = (rng.random((n_users, n_items)) < 0.3).astype(np.float32)
+    dense[:, 0] = 1.0  # nobody without a click
+    return sp.csr_matrix(dense)
+
+
+def test_composite_prior_density_is_the_weighted_mixture_of_three_gaussians():
+    rng = np.random.default_rng(1)
+    z, old_mu = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    old_logvar = rng.normal(scale=0.5, size=(5, 3))
+    ours = composite_prior_log_density(*(torch.tensor(a) for a in (z, old_mu, old_logvar))).numpy()
+    for row in range(5):
+        density = (PRIOR_WEIGHTS[0] * multivariate_normal(np.zeros(3), np.eye(3)).pdf(z[row])
+                   + PRIOR_WEIGHTS[1] * multivariate_normal(old_mu[row], np.diag(np.exp(old_logvar[row]))).pdf(z[row])
+                   + PRIOR_WEIGHTS[2] * multivariate_normal(np.zeros(3), math.exp(WIDE_LOGVAR) * np.eye(3)).pdf(z[row]))
+        assert ours[row] == pytest.approx(math.log(density), rel=1e-9)
+
+
+def test_composite_prior_integrates_to_one():
+    grid = torch.linspace(-800, 800, 400_001, dtype=torch.float64)[:, None]
+    density = composite_prior_log_density(grid, torch.full_like(grid, 1.5),
+                                          torch.full_like(grid, -1.0)).exp()
+    assert torch.trapezoid(density, grid[:, 0]).item() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_the_one_sample_kl_estimate_averages_to_the_closed_form_under_a_standard_normal():
+    torch.manual_seed(0)
+    mu, logvar = torch.tensor([[0.5, -1.0]]), torch.tensor([[-0.3, 0.4]])
+    z = reparameterise(mu.expand(200_000, 2), logvar.expand(200_000, 2))
+    from vaecf.models.recvae import gaussian_log_density
+    log_q = gaussian_log_density(z, mu, logvar)
+    log_p = composite_prior_log_density(z, torch.zeros_like(z), torch.zeros_like(z),
+                                        weights=(1.0, 0.0, 0.0))
+    assert (log_q - log_p).mean().item() == pytest.approx(kl_to_standard_normal(mu, logvar).item(),
+                                                          abs=0.01)
+
+
+def test_shapes_and_kl_weights_scale_with_each_users_clicks():
+    clicks = _clicks()
+    model = RecVAE(30, hidden=16, latent_dim=4, n_layers=3, gamma=0.01)
+    x = csr_to_torch(clicks)
+    logits, mu, logvar, z = model(x)
+    assert logits.shape == (12, 30) and mu.shape == logvar.shape == z.shape == (12, 4)
+    assert torch.allclose(model.kl_weights(x, beta=0.7),
+                          0.01 * torch.tensor(np.asarray(clicks.sum(axis=1)).ravel()))
+    off = RecVAE(30, hidden=16, latent_dim=4, user_beta=False)
+    assert off.kl_weights(x, beta=0.7) == 0.7 and off.uses_kl
+    assert model.score(clicks).shape == (12, 30)
+
+
+def test_without_the_composite_prior_the_kl_is_mult_vaes_closed_form():
+    model = RecVAE(30, hidden=16, latent_dim=4, composite_prior=False).train()
+    x = csr_to_torch(_clicks())
+    _, mu, logvar, z = model(x)
+    assert torch.equal(model.kl_terms(x, mu, logvar, z), kl_to_standard_normal(mu, logvar))
+
+
+def _parameters(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def _same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_each_phase_updates_only_its_own_part():
+    clicks = _clicks()
+    torch.manual_seed(0)
+    model = RecVAE(30, hidden=16, latent_dim=4, n_layers=2).train()
+    optimiser = make_optimiser(model, 1e-2)
+    config = TrainConfig(epochs=1, batch_size=5)
+    for phase, moves, stays in (("encoder", model.encoder, model.decoder),
+                                ("decoder", model.decoder, model.encoder)):
+        model.start_phase(phase)
+        before_moves, before_stays = _parameters(moves), _parameters(stays)
+        train_epoch(model, clicks, optimiser, np.arange(12), config)
+        assert not _same(before_moves, _parameters(moves)), phase
+        assert _same(before_stays, _parameters(stays)), phase
+
+
+def test_an_epoch_is_three_encoder_passes_then_one_decoder_pass_then_the_prior_moves(monkeypatch):
+    import vaecf.train as train
+
+    clicks = _clicks()
+    torch.manual_seed(0)
+    model = RecVAE(30, hidden=16, latent_dim=4, n_layers=2).train()
+    phases = []
+    real = train.train_epoch
+
+    def recording(model, *args, **kwargs):
+        phases.append(model.phase)
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(train, "train_epoch", recording)
+    prior_before = _parameters(model.prior_encoder)
+    _train_phases(model, clicks, make_optimiser(model, 1e-2), np.random.default_rng(0),
+                  TrainConfig(epochs=1, batch_size=5), 0, 10, 1)
+    assert phases == ["encoder"] * 3 + ["decoder"]
+    assert not _same(prior_before, _parameters(model.prior_encoder))
+    assert _same(_parameters(model.encoder), _parameters(model.prior_encoder))
+    assert model.phase == "joint" and all(p.requires_grad for p in model.encoder.parameters())
+    assert not any(p.requires_grad for p in model.prior_encoder.parameters())
+
+    phases.clear()
+    joint = RecVAE(30, hidden=16, latent_dim=4, alternating=False).train()
+    _train_phases(joint, clicks, make_optimiser(joint, 1e-2), np.random.default_rng(0),
+                  TrainConfig(epochs=1, batch_size=5), 0, 10, 1)
+    assert phases == ["joint"]
+
+
+def test_no_input_dropout_while_the_decoder_learns():
+    model = RecVAE(30, hidden=16, latent_dim=4).train()
+    x = csr_to_torch(_clicks())
+    model.start_phase("decoder")
+    assert torch.equal(model.prepare_input(x).to_dense(), model.prepare_input(x).to_dense())
+    model.start_phase("encoder")
+    assert not torch.equal(model.prepare_input(x).to_dense(), model.prepare_input(x).to_dense())
+
+
+def test_switches_are_checked_and_recorded():
+    with pytest.raises(ValueError, match="encoder must be 'dense' or 'mlp'"):
+        RecVAE(30, encoder="cnn")
+    with pytest.raises(ValueError, match="gamma"):
+        RecVAE(30, gamma=0)
+    config = RecVAE(30, hidden=8, latent_dim=2, composite_prior=False, encoder="mlp").config()
+    assert config["composite_prior"] is False and config["encoder"] == "mlp"
+
+
+def test_training_is_seeded_and_stops_on_a_validation_plateau():
+    table, _ = load_dataset("synthetic", size="tiny", seed=5)
+    split = paper_split(table, n_heldout=20, seed=5)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(1)
+        model = RecVAE(split.n_items, hidden=32, latent_dim=8, n_layers=2)
+        runs.append(fit(model, split, TrainConfig(seed=2, patience=3, batch_size=50),
+                        progress=False))
+    assert [h["val_ndcg@100"] for h in runs[0].history] == [h["val_ndcg@100"] for h in runs[1].history]
+    assert runs[0].converged and runs[0].epochs_run < runs[0].budget_epochs
+    assert runs[0].best_score > 0
+
+
+def test_reproduce_runs_recvae_when_asked_and_only_with_the_multinomial():
+    from vaecf.reproduce import prepare_data, run_models
+
+    data = prepare_data("synthetic", size="tiny", seed=3)
+    results, histories = run_models(data, epochs=1, models="RecVAE", progress=False)
+    assert list(results["models"]) == ["RecVAE"] and len(histories["RecVAE"]) == 1
+    assert results["models"]["RecVAE"]["model_config"]["composite_prior"] is True
+    with pytest.raises(ValueError, match="only the multinomial"):
+        run_models(data, epochs=1, models="RecVAE", likelihood="gaussian", progress=False)

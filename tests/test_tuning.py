@@ -1,0 +1,62 @@
+import json
+
+import pytest
+
+from vaecf.reproduce import prepare_data, run_models
+from vaecf.tuning import GRIDS, check_grids, grid_points, grid_search
+
+
+def test_grid_points_are_every_combination_in_order():
+    assert grid_points({"a": (1, 2), "b": ("x", "y")}) == [
+        {"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 2, "b": "x"}, {"a": 2, "b": "y"}]
+
+
+def test_grid_search_keeps_the_best_setting_and_the_earlier_on_a_tie():
+    scores = {1: 0.2, 2: 0.5, 3: 0.5, 4: 0.1}
+    search, fitted = grid_search("toy", {"k": (1, 2, 3, 4)},
+                                 lambda s: (f"model {s['k']}", scores[s["k"]]), progress=False)
+    assert search.chosen == {"k": 2} and fitted == "model 2"
+    summary = search.summary()
+    assert [t["validation_ndcg@100"] for t in summary["tried"]] == [0.2, 0.5, 0.5, 0.1]
+    assert summary["chosen_validation_ndcg@100"] == 0.5
+    json.dumps(summary)
+
+
+def test_the_documented_grids_cover_the_measured_anchors():
+    assert {100.0, 200.0, 500.0} <= set(GRIDS["EASE"]["l2"])
+    assert set(GRIDS["WMF"]) == {"n_factors", "l2", "alpha"}
+
+
+def test_bad_grids_are_clear_errors():
+    with pytest.raises(ValueError, match="tuned models with a grid"):
+        check_grids({"SLIM": {"l2": [1.0]}})
+    with pytest.raises(ValueError, match="has no setting 'beta'"):
+        check_grids({"EASE": {"beta": [1.0]}})
+    with pytest.raises(ValueError, match="non-empty list"):
+        check_grids({"EASE": {"l2": []}})
+
+
+def test_tuning_records_the_grid_and_scores_only_the_chosen_setting_on_test_users():
+    data = prepare_data("synthetic", size="tiny", seed=3)
+    grids = {"EASE": {"l2": (1.0, 30.0, 1000.0)},
+             "WMF": {"n_factors": (4,), "l2": (1.0, 10.0), "alpha": (3.0,)},
+             "Mult-DAE": {"dropout": (0.2, 0.5), "l2": (0.0,)}}
+    results, _ = run_models(data, epochs=2, models="EASE,WMF,Mult-DAE,Mult-VAE", tune=True,
+                            grids=grids, progress=False)
+    assert results["tuned"] is True and results["tuning_seconds"] > 0
+    tuning = results["tuning"]
+    assert set(tuning) == {"EASE", "WMF", "Mult-DAE", "Mult-VAE"}
+    ease = tuning["EASE"]
+    assert len(ease["tried"]) == 3
+    best = max(ease["tried"], key=lambda t: t["validation_ndcg@100"])
+    assert ease["chosen"] == best["setting"]
+    assert results["models"]["EASE"]["model_config"]["l2"] == ease["chosen"]["l2"]
+    assert results["models"]["EASE"]["validation"]["ndcg@100"] == pytest.approx(
+        best["validation_ndcg@100"])
+    assert all("test" not in t for t in ease["tried"])
+    wmf_config = results["models"]["WMF"]["model_config"]
+    assert {k: wmf_config[k] for k in tuning["WMF"]["chosen"]} == tuning["WMF"]["chosen"]
+    dae_config = results["models"]["Mult-DAE"]["model_config"]
+    assert dae_config["dropout"] == tuning["Mult-DAE"]["chosen"]["dropout"]
+    assert tuning["Mult-VAE"]["chosen"]["beta_cap"] == results["beta_procedure"]["cap"]
+    assert results["models"]["Mult-VAE"]["train_config"]["beta_cap"] == results["beta_procedure"]["cap"]
