@@ -1,6 +1,6 @@
 import numpy as np
 
-from vaecf.ablation import (IDEAS, MULT_VAE_SWITCHES, RECVAE_SWITCHES, cumulative_variants,
+from vaecf.experiments.ablation import (IDEAS, MULT_VAE_SWITCHES, RECVAE_SWITCHES, cumulative_variants,
                             leave_one_out_variants, run_ablation)
 from vaecf.data import load_dataset, paper_split
 from vaecf.models import MultVAE, RecVAE

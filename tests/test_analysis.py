@@ -3,8 +3,8 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from vaecf.analysis import ndcg_by_activity
-from vaecf.annealing import anneal_without_cap
+from vaecf.experiments.analysis import ndcg_by_activity
+from vaecf.experiments.annealing import anneal_without_cap
 from vaecf.data import make_synthetic, paper_split
 from vaecf.metrics import evaluate
 from vaecf.models import MultVAE, Popularity
@@ -34,7 +34,7 @@ def test_activity_groups_are_quantiles_whose_ranges_never_overlap(split):
 
 
 def test_tied_counts_share_a_group_and_empty_groups_are_dropped():
-    from vaecf.analysis import activity_groups
+    from vaecf.experiments.analysis import activity_groups
 
     clicks = np.array([4, 4, 4, 4, 5, 6, 7, 8, 9, 10])
     # cuts at the 2nd, 4th, 6th, 8th sorted counts: 4, 5, 7, 9; nobody lies below 4
@@ -75,7 +75,7 @@ def test_annealing_runs_beta_linearly_to_the_maximum(split):
 
 
 def test_breakdown_from_per_user_values_and_paired_differences_by_group():
-    from vaecf.analysis import activity_breakdown, paired_by_group
+    from vaecf.experiments.analysis import activity_breakdown, paired_by_group
 
     fold_in = sp.csr_matrix(np.array([[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]]))
     a = activity_breakdown(np.array([0.1, 0.2, 0.6, 0.8]), fold_in, n_groups=2)

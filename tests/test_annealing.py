@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from vaecf.annealing import annealing_curve, beta_reached, cap_sweep, sweep_beta_caps
+from vaecf.experiments.annealing import annealing_curve, beta_reached, cap_sweep, sweep_beta_caps
 from vaecf.data import make_synthetic, paper_split
 from vaecf.models import MultVAE
 from vaecf.train import TrainConfig, fit
@@ -92,7 +92,7 @@ def test_cap_sweep_reads_each_run_at_its_best_epoch():
 
 
 def test_smooth_is_a_centred_moving_average_that_keeps_the_ends():
-    from vaecf.annealing import smooth
+    from vaecf.experiments.annealing import smooth
 
     np.testing.assert_allclose(smooth([0.0, 3.0, 0.0, 3.0], 3), [1.5, 1.0, 2.0, 1.5])
     np.testing.assert_allclose(smooth([1.0, 2.0], 1), [1.0, 2.0])
@@ -106,7 +106,7 @@ def _curve(betas, scores):
 
 
 def test_choose_beta_ignores_a_one_epoch_spike_and_reports_the_seed_spread():
-    from vaecf.annealing import choose_beta
+    from vaecf.experiments.annealing import choose_beta
 
     betas = np.linspace(0.1, 1.0, 10)
     broad = [0.30, 0.32, 0.34, 0.36, 0.37, 0.36, 0.34, 0.32, 0.30, 0.28]  # peaks at β = 0.5
@@ -122,7 +122,7 @@ def test_choose_beta_ignores_a_one_epoch_spike_and_reports_the_seed_spread():
 
 
 def test_train_caps_keeps_per_user_scores_for_paired_comparisons(split):
-    from vaecf.annealing import train_caps
+    from vaecf.experiments.annealing import train_caps
 
     config = TrainConfig(epochs=2, batch_size=100, seed=0)
     runs = train_caps(split, [0.0, 1.0], config, device="cpu", progress=False,

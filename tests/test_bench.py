@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from vaecf import bench
+from vaecf.experiments import bench
 from vaecf.cli import main
 
 NO_PYTHON = "/nonexistent/python-with-cornac"

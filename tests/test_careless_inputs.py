@@ -385,7 +385,7 @@ def test_unusable_device_fails_before_training(tmp_path, capsys, device, shown, 
         pytest.skip("this machine has a CUDA GPU")
     if device == "mps" and torch.backends.mps.is_available():
         pytest.skip("this machine has MPS")
-    monkeypatch.setattr("vaecf.reproduce.run_models", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr("vaecf.experiments.reproduce.run_models", lambda *a, **k: pytest.fail("trained"))
     code, _, err = run_cli(TINY + ["--device", device, "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and f"the device (--device) '{device}' cannot be used" in err
     assert shown in err and "Use --device cpu" in err
@@ -405,7 +405,7 @@ def test_read_only_out_fails_before_training(tmp_path, capsys, monkeypatch):
         pytest.skip("root writes into read-only folders")
     (tmp_path / "o").mkdir()
     (tmp_path / "o").chmod(0o555)
-    monkeypatch.setattr("vaecf.reproduce.run_models", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr("vaecf.experiments.reproduce.run_models", lambda *a, **k: pytest.fail("trained"))
     try:
         code, _, err = run_cli(TINY + ["--out", str(tmp_path / "o")], capsys)
     finally:
@@ -421,7 +421,7 @@ def test_read_only_out_by_fault_injection(tmp_path, capsys, monkeypatch):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
     monkeypatch.setattr(vaecf.outputs, "open", refused, raising=False)
-    monkeypatch.setattr("vaecf.reproduce.run_models", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr("vaecf.experiments.reproduce.run_models", lambda *a, **k: pytest.fail("trained"))
     code, _, err = run_cli(TINY + ["--out", str(tmp_path / "o")], capsys)
     assert code == 2
     assert "cannot write" in err and "(Permission denied): choose another --out" in err
@@ -535,7 +535,7 @@ def test_ctrl_c_says_how_to_resume(tmp_path, capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("vaecf.reproduce.run_models", interrupted)
+    monkeypatch.setattr("vaecf.experiments.reproduce.run_models", interrupted)
     code, _, err = run_cli(TINY + ["--out", str(tmp_path / "o")], capsys)
     assert code == 130 and "interrupted; rerun the same command to resume" in err
 

@@ -1,11 +1,11 @@
-"""Recorded claims (vaecf.notebook.Claims) and paired comparisons (vaecf.comparison)."""
+"""Recorded claims (vaecf.notebook.Claims) and paired comparisons (vaecf.experiments.comparison)."""
 import json
 
 import nbformat
 import numpy as np
 import pytest
 
-from vaecf.comparison import compare_results, paired_difference, unconverged_models
+from vaecf.experiments.comparison import compare_results, paired_difference, unconverged_models
 from vaecf.notebook import CLAIM_MIME, Claims, claim_is_consistent, committed_claims
 
 
@@ -116,7 +116,7 @@ def test_committed_claims_are_read_from_a_notebooks_outputs(tmp_path):
 
 
 def test_side_by_side_puts_the_paper_the_authors_code_and_our_runs_in_columns():
-    from vaecf.comparison import side_by_side
+    from vaecf.experiments.comparison import side_by_side
 
     run = {"models": {"Mult-VAE": {"test": {"ndcg@100": 0.61}}, "Oracle": {"test": {"ndcg@100": 0.7}}}}
     table = side_by_side({"this run": run})

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from vaecf.comparison import comparison_table, reference_for
+from vaecf.experiments.comparison import comparison_table, reference_for
 from vaecf.reference import ML1M_NDCG100, PAPER_ML20M
 
 

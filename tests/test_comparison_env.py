@@ -1,4 +1,4 @@
-"""The benchmark's comparison environment (vaecf.comparison_env): made once, reused after,
+"""The benchmark's comparison environment (vaecf.experiments.comparison_env): made once, reused after,
 and when it cannot be made, one line that says why — the package index is never reached
 here: the commands it would run are replaced by stand-ins."""
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from vaecf import comparison_env
+from vaecf.experiments import comparison_env
 
 
 class Commands:

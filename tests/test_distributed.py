@@ -17,7 +17,7 @@ from vaecf.data import make_synthetic, paper_split
 from vaecf.distributed import Cluster, from_environment
 from vaecf.models import AE, MultDAE, MultVAE
 from vaecf.models.inputs import RowShard, csr_to_torch
-from vaecf.reproduce import prepare_data, run_models
+from vaecf.experiments.reproduce import prepare_data, run_models
 from vaecf.train import TrainConfig, fit
 
 SEED, USERS, ITEMS = 3, 240, 80

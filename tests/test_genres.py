@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from vaecf.beta_sweep import user_properties
+from vaecf.experiments.beta_sweep import user_properties
 from vaecf.data import paper_split
 from vaecf.data.genres import genre_matrix, leaning_genres, specific_genres
 from vaecf.data.ratings import RatingTable

@@ -219,7 +219,7 @@ def test_counts_command_exits_0_when_table_1_agrees(tmp_path, capsys, monkeypatc
 def test_reproduce_sets_the_paper_numbers_beside_the_release_only(tmp_path, monkeypatch):
     from vaecf.cli import format_table
     from vaecf.reference import PAPER_NETFLIX
-    from vaecf.reproduce import reproduce
+    from vaecf.experiments.reproduce import reproduce
 
     write_combined(tmp_path)
     monkeypatch.setattr(netflix, "NETFLIX_RELEASE_COUNTS", (275, 14, 26))

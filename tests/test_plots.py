@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from vaecf.plots import category_codes, plot_item_map  # noqa: E402
+from vaecf.plots.results import category_codes, plot_item_map  # noqa: E402
 
 XY = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, -1.0]])
 EXPLAINED = np.array([0.6, 0.25])
@@ -45,8 +45,8 @@ def test_item_map_by_a_number_draws_a_colour_bar():
 
 def test_gap_figures_label_their_axes_and_state_the_beta():
     from vaecf.models.amortisation import AmortisationGap
-    from vaecf.plots import plot_amortisation_gap, plot_gap_decomposition
-    from vaecf.toy_gaps import GapDecomposition
+    from vaecf.plots.results import plot_amortisation_gap, plot_gap_decomposition
+    from vaecf.toys.elbo_gaps import GapDecomposition
 
     values = np.array([-10.0, -9.0, -12.0])
     gap = AmortisationGap(0.2, values, values + 1, values + 0.5, 0.01, 1.0)
@@ -62,7 +62,7 @@ def test_gap_figures_label_their_axes_and_state_the_beta():
 
 
 def test_total_mass_figure_has_one_labelled_panel_per_likelihood():
-    from vaecf.plots import plot_total_mass
+    from vaecf.plots.results import plot_total_mass
 
     clicks = np.array([3, 10, 30])
     fig = plot_total_mass({"multinomial": np.ones(3), "logistic": np.array([2.0, 5.0, 9.0])}, clicks)

@@ -1,8 +1,8 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vaecf.annealing import annealing_curve, cap_sweep
-from vaecf.plots_annealing import plot_annealing_curve, plot_cap_sweep, plot_rate_distortion
+from vaecf.experiments.annealing import annealing_curve, cap_sweep
+from vaecf.plots.annealing import plot_annealing_curve, plot_cap_sweep, plot_rate_distortion
 
 
 def _history(betas, scores):
@@ -42,7 +42,7 @@ def test_cap_sweep_plot_draws_scores_and_kl():
 
 
 def test_annealing_curve_plot_draws_the_smoothed_curve_and_its_peak():
-    from vaecf.annealing import choose_beta
+    from vaecf.experiments.annealing import choose_beta
 
     curve = annealing_curve(_history([0.2, 0.4, 0.6, 0.8, 1.0], [0.30, 0.36, 0.34, 0.40, 0.20]))
     choice = choose_beta([curve], window=3)

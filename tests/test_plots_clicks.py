@@ -8,7 +8,7 @@ import scipy.sparse as sp  # noqa: E402
 
 from vaecf.data import make_synthetic, paper_split  # noqa: E402
 from vaecf.data.statistics import click_statistics  # noqa: E402
-from vaecf.plots_clicks import (most_popular_columns, plot_floor_and_ceiling,  # noqa: E402
+from vaecf.plots.clicks import (most_popular_columns, plot_floor_and_ceiling,  # noqa: E402
                                 plot_long_tail, plot_matrix_corner, plot_split_sample,
                                 statistics_table)
 

@@ -10,14 +10,14 @@ import pytest  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 import torch  # noqa: E402
 
-from vaecf.comparison import paired_difference  # noqa: E402
+from vaecf.experiments.comparison import paired_difference  # noqa: E402
 from vaecf.data import make_synthetic, paper_split  # noqa: E402
-from vaecf.likelihood_comparison import (held_out_mass, load_likelihood_networks,  # noqa: E402
+from vaecf.experiments.likelihood_comparison import (held_out_mass, load_likelihood_networks,  # noqa: E402
                                          metrics_table, multinomial_versus, per_user_test_metrics,
                                          train_likelihood_networks)
 from vaecf.metrics import evaluate  # noqa: E402
 from vaecf.models import Popularity  # noqa: E402
-from vaecf.plots_likelihoods import plot_mass_for_one_user  # noqa: E402
+from vaecf.plots.likelihoods import plot_mass_for_one_user  # noqa: E402
 
 
 @pytest.fixture(scope="module")

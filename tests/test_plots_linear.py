@@ -13,11 +13,11 @@ import scipy.sparse as sp  # noqa: E402
 from vaecf.data import make_synthetic, paper_split  # noqa: E402
 from vaecf.metrics import evaluate  # noqa: E402
 from vaecf.models import WMF, Popularity  # noqa: E402
-from vaecf.one_user import median_activity_user, top_new_items  # noqa: E402
-from vaecf.plots_linear import (item_map_colours, log_popularity, plot_either_or_fits,  # noqa: E402
+from vaecf.toys.one_user import median_activity_user, top_new_items  # noqa: E402
+from vaecf.plots.linear import (item_map_colours, log_popularity, plot_either_or_fits,  # noqa: E402
                                 plot_rank_sweep)
-from vaecf.toy_patterns import compare_linear_and_network, make_either_or  # noqa: E402
-from vaecf.wmf_walkthrough import fold_in_by_hand, validation_ndcg, wmf_rank_sweep  # noqa: E402
+from vaecf.toys.nonlinear_taste import compare_linear_and_network, make_either_or  # noqa: E402
+from vaecf.toys.wmf_walkthrough import fold_in_by_hand, validation_ndcg, wmf_rank_sweep  # noqa: E402
 
 
 @pytest.fixture(scope="module")

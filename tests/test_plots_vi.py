@@ -7,8 +7,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from vaecf import toy  # noqa: E402
-from vaecf.plots_vi import (plot_decoder_plane, plot_elbo_traces, plot_gradient_variance,  # noqa: E402
+from vaecf.toys import latent_toy as toy  # noqa: E402
+from vaecf.plots.vi import (plot_decoder_plane, plot_elbo_traces, plot_gradient_variance,  # noqa: E402
                             plot_parameter_growth, plot_prior_likelihood_posterior, plot_q_on_posterior)
 
 torch.set_num_threads(1)

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from vaecf.probability_mass import item_mass, item_predictions, raise_one_item
+from vaecf.toys.probability_mass import item_mass, item_predictions, raise_one_item
 
 F = torch.tensor([[0.0, math.log(3.0), -1.0], [2.0, 0.5, -0.5]], dtype=torch.float64)
 
@@ -54,7 +54,7 @@ def test_bad_input_is_explained():
 
 
 def test_total_mass_is_the_multinomials_fixed_budget_and_free_otherwise():
-    from vaecf.probability_mass import total_mass
+    from vaecf.toys.probability_mass import total_mass
 
     logits = torch.tensor([[2.0, 1.0, 0.0], [5.0, -3.0, 0.5]], dtype=torch.float64)
     assert torch.allclose(total_mass(logits, "multinomial"), torch.ones(2, dtype=torch.float64))

@@ -133,7 +133,7 @@ def test_min_item_users_must_be_a_count(table):
 
 
 def test_choose_models_accepts_any_case_and_short_names_in_table_order():
-    from vaecf.reproduce import DEFAULT_MODELS, choose_models
+    from vaecf.experiments.reproduce import DEFAULT_MODELS, choose_models
 
     assert choose_models(None) == DEFAULT_MODELS
     assert choose_models(["vae", "EASE", "dae"]) == ("EASE", "Mult-DAE", "Mult-VAE")

@@ -158,7 +158,7 @@ def test_training_is_seeded_and_stops_on_a_validation_plateau():
 
 
 def test_reproduce_runs_recvae_when_asked_and_only_with_the_multinomial():
-    from vaecf.reproduce import prepare_data, run_models
+    from vaecf.experiments.reproduce import prepare_data, run_models
 
     data = prepare_data("synthetic", size="tiny", seed=3)
     results, histories = run_models(data, epochs=1, models="RecVAE", progress=False)

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from vaecf.cli import main
-from vaecf.reproduce import autoencoder_name, reproduce
+from vaecf.experiments.reproduce import autoencoder_name, reproduce
 
 
 def test_one_table_with_every_model_and_the_chosen_likelihood(tmp_path, capsys):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from vaecf import toy
+from vaecf.toys import latent_toy as toy
 
 torch.set_num_threads(1)
 

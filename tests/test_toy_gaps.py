@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from vaecf.toy import elbo_quadrature, grid_posterior, make_toy_model
-from vaecf.toy_gaps import (best_gaussians, draw_toy_users, elbo_quadrature_batch,
+from vaecf.toys.latent_toy import elbo_quadrature, grid_posterior, make_toy_model
+from vaecf.toys.elbo_gaps import (best_gaussians, draw_toy_users, elbo_quadrature_batch,
                             fit_toy_encoder, gap_decomposition)
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vaecf.toy_patterns import (auc, compare_linear_and_network, fit_one_hidden_layer,
+from vaecf.toys.nonlinear_taste import (auc, compare_linear_and_network, fit_one_hidden_layer,
                                 fit_rank_k_linear, make_either_or, score_recommender)
 
 
@@ -108,7 +108,7 @@ def test_score_recommender_hides_the_target_and_scores_it():
 
 
 def test_mean_by_kind_by_hand():
-    from vaecf.toy_patterns import KINDS, mean_by_kind
+    from vaecf.toys.nonlinear_taste import KINDS, mean_by_kind
     values = np.array([[1.0, 0.0], [0.5, 0.5], [2.0, 2.0], [0.0, 0.0], [3.0, 1.0]])
     kind = np.array(["both", "A only", "neither", "B only", "both"])
     assert mean_by_kind(values, kind) == {"neither": 2.0, "A only": 0.5, "B only": 0.0, "both": 1.25}

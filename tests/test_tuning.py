@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from vaecf.reproduce import prepare_data, run_models
-from vaecf.tuning import GRIDS, check_grids, grid_points, grid_search
+from vaecf.experiments.reproduce import prepare_data, run_models
+from vaecf.experiments.tuning import GRIDS, check_grids, grid_points, grid_search
 
 
 def test_grid_points_are_every_combination_in_order():

@@ -9,11 +9,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from vaecf import beta_sweep as bs  # noqa: E402
+from vaecf.experiments import beta_sweep as bs  # noqa: E402
 from vaecf import widgets as vw  # noqa: E402
-from vaecf.beta_sweep import BetaSweep, SweepSettings  # noqa: E402
+from vaecf.experiments.beta_sweep import BetaSweep, SweepSettings  # noqa: E402
 from vaecf.data import make_synthetic, paper_split  # noqa: E402
-from vaecf.plots_beta import PANEL_TITLES, plot_annealing, plot_beta_effect  # noqa: E402
+from vaecf.plots.beta import PANEL_TITLES, plot_annealing, plot_beta_effect  # noqa: E402
 
 TINY = dict(betas=(0.0, 0.5, 2.0), epochs=2, batch_size=64, hidden_dims=(16,), latent_dim=4,
             n_samples=2, seed=3)

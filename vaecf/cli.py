@@ -26,7 +26,7 @@ COLUMNS = ("recall@20", "recall@50", "ndcg@100")
 def format_table(results: dict) -> str:
     """The results as a text table; the paper's ML-20M numbers beside ours when present,
     each autoencoder's epochs, and a warning for every model that was still improving."""
-    from .comparison import unconverged_models
+    from .experiments.comparison import unconverged_models
 
     paper = results.get("paper", {})
     header = f"{'model':<30}" + "".join(f"{c.upper():>12}" for c in COLUMNS)
@@ -72,7 +72,7 @@ FIGURE_NAMES = ("annealing_curve", "beta_sweep", "likelihoods", "ndcg_by_activit
 def _prepare(args, cluster=None):
     """The device, data and split the arguments name, checked before any training. Under
     torchrun each process takes its own GPU (``cuda:LOCAL_RANK``) when there are GPUs."""
-    from .reproduce import prepare_data
+    from .experiments.reproduce import prepare_data
 
     device = args.device
     if cluster is not None and device in (None, "cuda"):
@@ -104,10 +104,10 @@ def _reproduce_here(args, cluster=None) -> int:
     """``reproduce`` on this process: alone, or as one of the processes torchrun started,
     of which rank 0 owns --out (lock, earlier outputs moved aside, results written)."""
     from .outputs import RunFolder, save_figure, write_json
-    from .plots import plot_results, plot_training_curves
-    from .reproduce import run_models
+    from .plots.results import plot_results, plot_training_curves
+    from .experiments.reproduce import run_models
 
-    from .reproduce import choose_models
+    from .experiments.reproduce import choose_models
 
     choose_models(args.models)  # a bad name fails before the output folder is touched
 
@@ -188,7 +188,7 @@ def _table1_mismatches(paper: dict, split) -> int:
 def _write_statistics(args, split) -> None:
     from .data.statistics import click_statistics
     from .outputs import write_json
-    from .plots_clicks import statistics_table
+    from .plots.clicks import statistics_table
 
     stats = click_statistics(split)
     print("\n" + statistics_table({args.dataset: stats}))
@@ -200,7 +200,7 @@ def _write_statistics(args, split) -> None:
 
 
 def _bench(args) -> int:
-    from .bench import format_bench_table, run_benchmark
+    from .experiments.bench import format_bench_table, run_benchmark
 
     if args.no_other and args.other_python:
         raise ValueError("--no-other skips the comparison that --other-python names: give one "
@@ -352,7 +352,7 @@ def _split(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .bench import BENCH_SIZES, KNOWN_SIZES
+    from .experiments.bench import BENCH_SIZES, KNOWN_SIZES
 
     parser = argparse.ArgumentParser(prog="python -m vaecf", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -373,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "Mult-DAE, Mult-VAE, RecVAE, Oracle (default: all but RecVAE)")
     rep.add_argument("--tune", action="store_true",
                      help="choose each model's settings on the validation users: EASE, WMF and "
-                          "Mult-DAE over small grids (vaecf.tuning.GRIDS), Mult-VAE's β cap by "
+                          "Mult-DAE over small grids (vaecf.experiments.tuning.GRIDS), Mult-VAE's β cap by "
                           "the paper's annealing procedure; results.json records the grid, the "
                           "choice and the search time")
     rep.set_defaults(run=_reproduce)

@@ -16,14 +16,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .analysis import activity_breakdown, ndcg_by_activity
-from .annealing import anneal_without_cap, cap_sweep, choose_beta, train_caps
+from .experiments.analysis import activity_breakdown, ndcg_by_activity
+from .experiments.annealing import anneal_without_cap, cap_sweep, choose_beta, train_caps
 from .data import Split
 from .metrics import evaluate
 from .models import MultDAE, MultVAE, Popularity
-from .plots import plot_ndcg_by_activity
-from .plots_annealing import plot_annealing_curve, plot_cap_sweep
-from .reproduce import rounded, summarise
+from .plots.results import plot_ndcg_by_activity
+from .plots.annealing import plot_annealing_curve, plot_cap_sweep
+from .experiments.reproduce import rounded, summarise
 from .train import PAPER_RUN_EPOCHS, TrainConfig, choose_device, fit
 
 __all__ = ["CAPS", "LIKELIHOOD_ORDER", "activity_numbers", "dataset_figures", "plot_likelihoods"]

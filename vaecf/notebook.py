@@ -127,7 +127,7 @@ class Claims:
     ``claims.add(name, holds, text, otherwise)`` prints ``text`` when ``holds`` is true and
     ``otherwise`` when it is not (without ``otherwise``: ``text`` marked as not shown on this
     run), and records ``{name, holds, text, printed, evidence}``. ``claims.paired(...)``
-    does the same for "model a beats model b" from a :class:`vaecf.comparison.PairedDifference`.
+    does the same for "model a beats model b" from a :class:`vaecf.experiments.comparison.PairedDifference`.
     """
 
     def __init__(self, notebook: str):
@@ -161,7 +161,7 @@ class Claims:
         beats the other).
         The printed sentence gives the verdict and the numbers either way, followed by
         ``otherwise`` (an explanation) when the claim does not hold."""
-        from .comparison import BEATS_SIGMAS
+        from .experiments.comparison import BEATS_SIGMAS
 
         if expect not in PAIRED_EXPECTATIONS:
             raise ValueError(f"expect must be one of {', '.join(PAIRED_EXPECTATIONS)}, got {expect!r}.")

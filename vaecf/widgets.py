@@ -3,12 +3,12 @@
 Only core controls (SelectionSlider, Dropdown, Checkbox, FloatText, Button, Image, Label)
 are used, no ipympl and no custom widgets, so the same code runs in Jupyter, JupyterLab,
 Voilà and Colab (which still ships ipywidgets 7.x; ``ipywidgets>=7.7`` is enough). Each
-move draws a new figure with :mod:`vaecf.plots_beta`, renders it to PNG and puts it in an
+move draws a new figure with :mod:`vaecf.plots.beta`, renders it to PNG and puts it in an
 ``Image`` widget. The figure is not displayed into an ``Output`` widget: executed
 headless (papermill, nbconvert, nbval), a large figure captured by an ``Output`` widget
 sometimes left the run waiting for ever (an upstream race in nbclient, its issue 312);
 an image is plain widget state and has no such path. The figures come from a cached
-:class:`vaecf.beta_sweep.BetaSweep`, so a move redraws in a fraction of a second; sliders
+:class:`vaecf.experiments.beta_sweep.BetaSweep`, so a move redraws in a fraction of a second; sliders
 fire on release (``continuous_update=False``).
 
 Without ipywidgets the helpers print one line and show the static figure instead.
@@ -20,8 +20,8 @@ import io
 
 import matplotlib.pyplot as plt
 
-from .beta_sweep import train_beta
-from .plots_beta import plot_annealing, plot_beta_effect
+from .experiments.beta_sweep import train_beta
+from .plots.beta import plot_annealing, plot_beta_effect
 
 __all__ = ["beta_slider", "annealing_slider", "NO_WIDGETS_NOTICE"]
 
@@ -75,10 +75,10 @@ def beta_slider(sweep, beta: float | None = None, split=None, settings=None, dev
     """A β slider over a sweep: rate–distortion, validation NDCG@100 and the latent μ.
 
     Args:
-        sweep: a :class:`vaecf.beta_sweep.BetaSweep` (trained or loaded once).
+        sweep: a :class:`vaecf.experiments.beta_sweep.BetaSweep` (trained or loaded once).
         beta: where the slider starts; default the best β on validation.
         split, settings: give both (small data only) to add a "train this β now" box that
-            trains one more model with :func:`vaecf.beta_sweep.train_beta` and adds it to
+            trains one more model with :func:`vaecf.experiments.beta_sweep.train_beta` and adds it to
             the slider.
 
     Returns the widget to display (the last line of a cell shows it), or None after

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from .comparison import PairedDifference, paired_difference
-from .data.protocol import Split
-from .metrics import evaluate
-from .models import MultVAE
-from .train import TrainConfig, beta_at, choose_device, fit
+from ..data.protocol import Split
+from ..metrics import evaluate
+from ..models import MultVAE
+from ..train import TrainConfig, beta_at, choose_device, fit
 
 __all__ = ["AnnealingCurve", "annealing_curve", "anneal_without_cap", "beta_reached", "sweep_beta_caps",
            "CapRuns", "train_caps", "smooth", "BetaChoice", "choose_beta", "paper_beta_procedure",

@@ -15,17 +15,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__
-from .data import RatingTable, Split, SplitError, SyntheticTruth, default_heldout, load_dataset, paper_split
-from .data.datasets import protocol_options
-from .devices import usable_device
-from .metrics import evaluate
-from .likelihoods import get_likelihood
-from .models import AE, EASE, WMF, MultDAE, MultVAE, Popularity, RecVAE
-from .models.oracle import Oracle
-from .reference import PAPER_RESULTS
+from .. import __version__
+from ..data import RatingTable, Split, SplitError, SyntheticTruth, default_heldout, load_dataset, paper_split
+from ..data.datasets import protocol_options
+from ..devices import usable_device
+from ..metrics import evaluate
+from ..likelihoods import get_likelihood
+from ..models import AE, EASE, WMF, MultDAE, MultVAE, Popularity, RecVAE
+from ..models.oracle import Oracle
+from ..reference import PAPER_RESULTS
 from .annealing import paper_beta_procedure
-from .train import PAPER_RUN_EPOCHS, TrainConfig, fit
+from ..train import PAPER_RUN_EPOCHS, TrainConfig, fit
 from .tuning import check_grids, grid_points, grid_search, validation_ndcg
 
 __all__ = ["reproduce", "prepare_data", "run_models", "ExperimentData", "summarise", "rounded",
@@ -197,16 +197,16 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
     validation plateau within a step budget scaled to the data (:class:`TrainConfig`); a
     whole number is a fixed number of epochs. Each model's entry records ``epochs_run``,
     ``best_epoch``, ``budget_epochs`` and ``converged``
-    (:func:`vaecf.comparison.unconverged_models`),
+    (:func:`vaecf.experiments.comparison.unconverged_models`),
     and its per-user test NDCG@100 (``test_per_user``) for paired comparisons
-    (:func:`vaecf.comparison.compare_results`).
+    (:func:`vaecf.experiments.comparison.compare_results`).
 
     ``likelihood`` (multinomial, gaussian or logistic) is used by the three autoencoders;
     with a likelihood other than the multinomial they are named after it
     (``Gaussian-VAE``, ...).
 
     ``beta_cap="anneal"`` chooses Mult-VAE's cap the paper's way
-    (:func:`vaecf.annealing.paper_beta_procedure`: one run annealed from 0 to 1 over 200
+    (:func:`vaecf.experiments.annealing.paper_beta_procedure`: one run annealed from 0 to 1 over 200
     epochs, or ``epochs``, the β of its smoothed validation peak, rounded to 0.01); the
     choice is recorded as ``results["beta_procedure"]``. A cap above 1 warns: the paper's
     range is [0, 1].
@@ -218,8 +218,8 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
     and an interrupted run started again with the same arguments resumes from it.
 
     ``tune=True`` chooses each model's settings on the validation users, as the paper did
-    (:mod:`vaecf.tuning`): EASE, WMF and Mult-DAE over the grids of
-    :data:`vaecf.tuning.GRIDS` (or ``grids``, which replaces a model's grid), Mult-VAE's β
+    (:mod:`vaecf.experiments.tuning`): EASE, WMF and Mult-DAE over the grids of
+    :data:`vaecf.experiments.tuning.GRIDS` (or ``grids``, which replaces a model's grid), Mult-VAE's β
     cap by the paper's annealing procedure (as ``beta_cap="anneal"``); AE keeps its
     settings. Only the chosen setting is scored on the test users. ``results["tuning"]``
     records each model's grid, every setting's validation NDCG@100 and seconds, the

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .metrics import top_k
+from ..metrics import top_k
 
 __all__ = ["median_activity_user", "top_new_items"]
 

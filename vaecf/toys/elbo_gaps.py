@@ -7,7 +7,7 @@ amortised encoder's answer q_φ(z | x) satisfy (Cremer, Li & Duvenaud 2018)
                          =  approximation gap    +  amortisation gap,
 
 both terms ≥ 0. The first is what restricting q to factorised Gaussians costs, the second
-what sharing one encoder between all users costs. On the toy of :mod:`vaecf.toy` every
+what sharing one encoder between all users costs. On the toy of :mod:`vaecf.toys.latent_toy` every
 term is computable: log p(x) on a grid, ELBOs by Gauss–Hermite quadrature (deterministic,
 so optimising them involves no sampling noise), q* by optimising from two starts (the
 prior and the encoder's answer) and keeping the better one.
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .models.gaussian import kl_to_standard_normal
-from .toy import LATENT_DIM, ToyModel, grid_posterior
+from ..models.gaussian import kl_to_standard_normal
+from .latent_toy import LATENT_DIM, ToyModel, grid_posterior
 
 __all__ = ["elbo_quadrature_batch", "draw_toy_users", "ToyEncoder", "fit_toy_encoder",
            "best_gaussians", "GapDecomposition", "gap_decomposition"]

@@ -1,19 +1,19 @@
 """Figures for KL annealing (paper §2.2.2): the annealing curve, the rate–distortion
-picture, and a sweep over β caps. They take what :mod:`vaecf.annealing` computed and
+picture, and a sweep over β caps. They take what :mod:`vaecf.experiments.annealing` computed and
 never train."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .annealing import AnnealingCurve, BetaChoice, CapSweep, smooth
+from ..experiments.annealing import AnnealingCurve, BetaChoice, CapSweep, smooth
 
 __all__ = ["plot_annealing_curve", "plot_rate_distortion", "plot_cap_sweep"]
 
 
 def plot_annealing_curve(curve: AnnealingCurve, ax=None, choice: BetaChoice | None = None):
     """Validation score against β for a run annealed with no cap; the best β marked, and,
-    given the paper's choice of β (:func:`vaecf.annealing.choose_beta`), the smoothed curve
+    given the paper's choice of β (:func:`vaecf.experiments.annealing.choose_beta`), the smoothed curve
     and its peak."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))

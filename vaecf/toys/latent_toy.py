@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .likelihoods import multinomial
-from .models.gaussian import kl_to_standard_normal, reparameterise
+from ..likelihoods import multinomial
+from ..models.gaussian import kl_to_standard_normal, reparameterise
 
 __all__ = ["ToyModel", "make_toy_model", "GridPosterior", "grid_posterior", "gaussian_log_density",
            "elbo_estimate", "elbo_quadrature", "FittedQ", "fit_gaussian_q", "fit_from_starts",

@@ -19,8 +19,8 @@ The grids:
 * **Mult-DAE**: input dropout ∈ {0.2, 0.5} and the weight penalty λ ∈ {0.01, 0.1} / 500
   (the paper's 0.01 / batch size, and ten times it).
 * **Mult-VAE**: the β cap is chosen by the paper's annealing procedure
-  (:func:`vaecf.annealing.paper_beta_procedure`), not from a grid; see
-  :func:`vaecf.reproduce.run_models`.
+  (:func:`vaecf.experiments.annealing.paper_beta_procedure`), not from a grid; see
+  :func:`vaecf.experiments.reproduce.run_models`.
 """
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ from typing import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from .data.protocol import Split
-from .metrics import evaluate
+from ..data.protocol import Split
+from ..metrics import evaluate
 
 __all__ = ["GRIDS", "GridSearch", "grid_points", "grid_search", "validation_ndcg", "check_grids"]
 

@@ -30,7 +30,7 @@ users) one fresh Python process, so that its memory high-water mark is its own, 
   optimiser), run by a Python that has Cornac, in its own process.
 
 Cornac lives in an environment of its own, never beside this package: the benchmark makes
-one from the package index on first use and reuses it (:mod:`vaecf.comparison_env`;
+one from the package index on first use and reuses it (:mod:`vaecf.experiments.comparison_env`;
 ``--other-python`` names another, ``--no-other`` skips the comparison).
 
 Ratios: ``epoch_over_bound = epoch_s / bound_s``, ``other_over_ours = other_epoch_s /
@@ -76,7 +76,7 @@ def scaled_size(name: str, scale: float) -> dict:
     with targets and NDCG@100 has 100 items to rank; the clicks per user stay those of
     the full size (clipped by the generator to half the items).
     """
-    from .data import SYNTHETIC_SIZES
+    from ..data import SYNTHETIC_SIZES
 
     if name not in KNOWN_SIZES:
         raise ValueError(f"Unknown benchmark size {name!r}; choose from {', '.join(KNOWN_SIZES)}.")
@@ -150,7 +150,7 @@ def _adam_time(model, n_users: int, repeats: int) -> float:
 
     import torch
 
-    from .train import make_optimiser
+    from ..train import make_optimiser
 
     twin = copy.deepcopy(model)
     optimiser = make_optimiser(twin, lr=1e-3)
@@ -188,7 +188,7 @@ def find_other_python(explicit: str | None = None, make: bool = True) -> tuple[s
     """A Python that can import Cornac, and why there is none if there is none.
 
     In order: ``explicit`` (``--other-python``), ``$VAECF_BENCH_PYTHON``, this Python if it
-    has Cornac, else the comparison environment (:mod:`vaecf.comparison_env`), made on
+    has Cornac, else the comparison environment (:mod:`vaecf.experiments.comparison_env`), made on
     first use unless ``make`` is False (``--no-other``).
     """
     if explicit:
@@ -235,10 +235,10 @@ def measure_size(name: str, scale: float, threads: int, repeats: int, seed: int,
     """Every figure for one data size, measured in this process (see the module docstring)."""
     import torch
 
-    from .data import SYNTHETIC_SIZES, default_heldout, make_synthetic, paper_split
-    from .metrics import evaluate
-    from .models import MultVAE
-    from .train import TrainConfig, make_optimiser, train_epoch
+    from ..data import SYNTHETIC_SIZES, default_heldout, make_synthetic, paper_split
+    from ..metrics import evaluate
+    from ..models import MultVAE
+    from ..train import TrainConfig, make_optimiser, train_epoch
 
     torch.set_num_threads(threads)
     size = scaled_size(name, scale)
@@ -327,7 +327,7 @@ def run_benchmark(scale: float = 1.0, sizes=BENCH_SIZES, threads: int | None = N
     for name in sizes:
         if progress:
             print(f"measuring {name} × {scale} ...", file=sys.stderr, flush=True)
-        command = [sys.executable, "-m", "vaecf.bench", name, "--scale", str(scale),
+        command = [sys.executable, "-m", "vaecf.experiments.bench", name, "--scale", str(scale),
                    "--threads", str(threads), "--repeats", str(repeats), "--seed", str(seed)]
         if other_python:
             command += ["--other-python", other_python]
@@ -344,7 +344,7 @@ def run_benchmark(scale: float = 1.0, sizes=BENCH_SIZES, threads: int | None = N
 
 
 def _package_root() -> str:
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     rest = os.environ.get("PYTHONPATH")
     return root + (os.pathsep + rest if rest else "")
 
@@ -389,7 +389,7 @@ def format_bench_table(records: list) -> str:
 
 def _worker(argv=None) -> int:
     """Measure one size in this process and print its record as one JSON line."""
-    parser = argparse.ArgumentParser(prog="python -m vaecf.bench")
+    parser = argparse.ArgumentParser(prog="python -m vaecf.experiments.bench")
     parser.add_argument("size", choices=KNOWN_SIZES)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)

@@ -38,14 +38,14 @@ import torch
 from tqdm.auto import tqdm
 
 from .comparison import PairedDifference, paired_difference
-from .data.genres import leaning_genres
-from .data.protocol import Split
-from .data.synthetic import SyntheticTruth
-from .metrics import evaluate
-from .models.autoencoders import MultVAE
-from .models.gaussian import kl_to_standard_normal, reparameterise
-from .models.inputs import csr_to_torch
-from .train import TrainConfig, fit
+from ..data.genres import leaning_genres
+from ..data.protocol import Split
+from ..data.synthetic import SyntheticTruth
+from ..metrics import evaluate
+from ..models.autoencoders import MultVAE
+from ..models.gaussian import kl_to_standard_normal, reparameterise
+from ..models.inputs import csr_to_torch
+from ..train import TrainConfig, fit
 
 __all__ = ["BetaSweep", "SweepSettings", "user_properties", "pca_2d", "measure_beta_terms",
            "train_beta", "run_beta_sweep", "train_or_load_sweep", "DEFAULT_BETAS"]

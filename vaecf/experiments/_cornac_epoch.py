@@ -1,4 +1,4 @@
-"""One Mult-VAE epoch in Cornac's VAECF, timed; run by ``vaecf.bench`` with a Python that has Cornac.
+"""One Mult-VAE epoch in Cornac's VAECF, timed; run by ``vaecf.experiments.bench`` with a Python that has Cornac.
 
 Standalone on purpose (it imports nothing from vaecf, which that Python may lack). It reads
 the training click matrix (CSR arrays in an .npz), builds Cornac's dataset from it directly,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from .likelihoods import get_likelihood
+from ..likelihoods import get_likelihood
 
 __all__ = ["item_predictions", "item_mass", "total_mass", "raise_one_item"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .outputs import write_data
+from ..outputs import write_data
 
 __all__ = ["ENV_VARIABLE", "default_folder", "comparison_python"]
 

@@ -5,14 +5,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .probability_mass import item_mass
+from ..toys.probability_mass import item_mass
 
 __all__ = ["plot_mass_for_one_user"]
 
 
 def plot_mass_for_one_user(logits: dict, fold_in_items, target_items, n_top: int = 40):
     """One panel per likelihood: the ``n_top`` items with the most mass for one user
-    (:func:`vaecf.probability_mass.item_mass`), grey for the user's fold-in clicks, red for
+    (:func:`vaecf.toys.probability_mass.item_mass`), grey for the user's fold-in clicks, red for
     their held-out clicks, blue for the rest; each title gives the share of the mass on the
     fold-in and on the held-out items.
 

@@ -6,13 +6,13 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from . import train
+from .. import train
 from .comparison import PairedDifference, paired_difference
-from .data import Split
-from .likelihoods import LIKELIHOODS
-from .metrics import evaluate
-from .models import MultDAE, MultVAE
-from .probability_mass import item_mass
+from ..data import Split
+from ..likelihoods import LIKELIHOODS
+from ..metrics import evaluate
+from ..models import MultDAE, MultVAE
+from ..toys.probability_mass import item_mass
 from .reproduce import summarise
 
 __all__ = ["NETWORKS", "train_likelihood_networks", "load_likelihood_networks", "per_user_test_metrics",
@@ -83,7 +83,7 @@ def held_out_mass(logits: np.ndarray, fold_in: sp.csr_matrix, target: sp.csr_mat
     """How much of a model's mass falls on the users' held-out clicks.
 
     The fold-in items are taken out first (as in the ranking), the rest rescaled to shares
-    by :func:`vaecf.probability_mass.item_mass`. Returns ``(share on the held-out clicks,
+    by :func:`vaecf.toys.probability_mass.item_mass`. Returns ``(share on the held-out clicks,
     averaged over the users; each user's total share, 1 up to rounding)``.
     """
     logits = torch.from_numpy(np.array(logits, copy=True))

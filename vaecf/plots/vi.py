@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .toy import GridPosterior, ToyModel
+from ..toys.latent_toy import GridPosterior, ToyModel
 
 __all__ = ["plot_decoder_plane", "plot_prior_likelihood_posterior", "plot_elbo_traces",
            "plot_q_on_posterior", "plot_gradient_variance", "plot_parameter_growth"]
@@ -59,7 +59,7 @@ def plot_elbo_traces(fits: dict, log_evidence: float, elbo_prior: float):
     thirtieth of the steps (solid), below the dashed log p(x).
 
     Args:
-        fits: ``{start: FittedQ}`` from :func:`vaecf.toy.fit_from_starts`.
+        fits: ``{start: FittedQ}`` from :func:`vaecf.toys.latent_toy.fit_from_starts`.
         log_evidence: log p(x) from the grid; elbo_prior: the ELBO of q = the prior (the
             y axis starts 2 nats below it).
     """
@@ -84,7 +84,7 @@ def plot_q_on_posterior(grid: GridPosterior, fits: dict, z_true):
     Both mark the posterior mean (+) and z* (x).
 
     Args:
-        fits: ``{start: FittedQ}`` from :func:`vaecf.toy.fit_from_starts`.
+        fits: ``{start: FittedQ}`` from :func:`vaecf.toys.latent_toy.fit_from_starts`.
     """
     posterior = np.exp(grid.log_posterior)
     post_mean = grid.posterior_mean()

@@ -1,7 +1,7 @@
 """Who benefits (the paper's analysis by user activity, §4; notebook 7): NDCG@100 by user
-activity. (How to pick β along an annealing run is in :mod:`vaecf.annealing`.)
+activity. (How to pick β along an annealing run is in :mod:`vaecf.experiments.annealing`.)
 
-Returns numbers; :mod:`vaecf.plots` or a notebook draws them.
+Returns numbers; :mod:`vaecf.plots.results` or a notebook draws them.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .comparison import PairedDifference, paired_difference
-from .metrics import evaluate
+from ..metrics import evaluate
 
 __all__ = ["ActivityBreakdown", "activity_groups", "ndcg_by_activity", "activity_breakdown",
            "paired_by_group"]

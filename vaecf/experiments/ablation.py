@@ -4,7 +4,7 @@ turn until the model is RecVAE, and RecVAE with each idea taken away again.
 Every variant is a :class:`vaecf.models.RecVAE` with some switches off (all off is
 Mult-VAE), trained with the same :class:`vaecf.train.TrainConfig` to a validation
 plateau from the same seed, and scored on the same test users, so each step's effect is a
-paired difference with its standard error (:func:`vaecf.comparison.paired_difference`).
+paired difference with its standard error (:func:`vaecf.experiments.comparison.paired_difference`).
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from .comparison import PairedDifference, paired_difference
-from .data.protocol import Split
-from .metrics import evaluate
-from .models import RecVAE
-from .train import TrainConfig, fit
+from ..data.protocol import Split
+from ..metrics import evaluate
+from ..models import RecVAE
+from ..train import TrainConfig, fit
 
 __all__ = ["IDEAS", "MULT_VAE_SWITCHES", "RECVAE_SWITCHES", "cumulative_variants",
            "leave_one_out_variants", "Ablation", "run_ablation"]

@@ -6,8 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import scipy.sparse as sp
 
-from .data.genres import specific_genres
-from .toy_patterns import KINDS, EitherOrData, mean_by_kind
+from ..data.genres import specific_genres
+from ..toys.nonlinear_taste import KINDS, EitherOrData, mean_by_kind
 
 __all__ = ["log_popularity", "item_map_colours", "plot_rank_sweep", "plot_either_or_fits"]
 
@@ -18,7 +18,7 @@ def log_popularity(train: sp.csr_matrix) -> np.ndarray:
 
 
 def item_map_colours(train: sp.csr_matrix, item_ids, table, n_named: int = 6) -> tuple:
-    """What colours the items on the map of :func:`vaecf.plots.plot_item_map`, and which are named.
+    """What colours the items on the map of :func:`vaecf.plots.results.plot_item_map`, and which are named.
 
     With genres (MovieLens with its movies file) each item is coloured by its most specific
     genre and the most clicked item of each of the ``n_named`` commonest genres is named;
@@ -63,7 +63,7 @@ def plot_either_or_fits(data: EitherOrData, fits: dict):
 
     Args:
         data: the either-or clicks (for the true click rates).
-        fits: what :func:`vaecf.toy_patterns.compare_linear_and_network` returned for ``data``.
+        fits: what :func:`vaecf.toys.nonlinear_taste.compare_linear_and_network` returned for ``data``.
     """
     fig, (ax_err, ax_kind) = plt.subplots(1, 2, figsize=(13, 4.5))
     ax_err.plot(list(fits["linear_mse"]), list(fits["linear_mse"].values()), marker="o",

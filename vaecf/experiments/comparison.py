@@ -8,7 +8,7 @@ errors combined as if they were independent (which ignores the users they share)
 "One model beats another" means the mean difference exceeds :data:`BEATS_SIGMAS` paired
 standard errors.
 
-Nothing here trains: the table takes the ``results`` dict of :func:`vaecf.reproduce.reproduce`.
+Nothing here trains: the table takes the ``results`` dict of :func:`vaecf.experiments.reproduce.reproduce`.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .reference import ML1M_NDCG100, PAPER_ML20M, PAPER_RESULTS
+from ..reference import ML1M_NDCG100, PAPER_ML20M, PAPER_RESULTS
 
 __all__ = ["METRICS", "BEATS_SIGMAS", "PairedDifference", "paired_difference",
            "compare_results", "unconverged_models", "side_by_side", "ML1M_REFERENCE_NAMES", "reference_for", "comparison_table"]
@@ -160,7 +160,7 @@ def comparison_table(results: dict, metrics=METRICS) -> pd.DataFrame:
     """
     models = results.get("models")
     if not models:
-        raise ValueError("results holds no models; pass the dict that vaecf.reproduce.reproduce returned.")
+        raise ValueError("results holds no models; pass the dict that vaecf.experiments.reproduce.reproduce returned.")
     reference, _ = reference_for(results["dataset"])
     key = metrics[-1]
     oracle = next((entry["test"][key] for name, entry in models.items()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
-from .data import Split
-from .metrics import evaluate
-from .models import WMF
+from ..data import Split
+from ..metrics import evaluate
+from ..models import WMF
 
 __all__ = ["fold_in_by_hand", "validation_ndcg", "wmf_rank_sweep"]
 

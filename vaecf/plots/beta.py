@@ -1,6 +1,6 @@
 """Figures for the β-ELBO (paper eq. 6): what the KL weight β does, and KL annealing.
 
-Pure functions of a :class:`vaecf.beta_sweep.BetaSweep` or a training history: they
+Pure functions of a :class:`vaecf.experiments.beta_sweep.BetaSweep` or a training history: they
 never train, so a slider can call them on every move (each returns a new Figure).
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .plots import scatter_coloured
+from .results import scatter_coloured
 
 __all__ = ["plot_beta_effect", "plot_annealing", "PANEL_TITLES"]
 
@@ -30,7 +30,7 @@ def plot_beta_effect(sweep, beta: float | None = None, colour_by: str | None = N
     """Three panels for one β of a sweep: rate vs distortion, NDCG@100 vs β, latent μ.
 
     Args:
-        sweep: a :class:`vaecf.beta_sweep.BetaSweep`.
+        sweep: a :class:`vaecf.experiments.beta_sweep.BetaSweep`.
         beta: the β to show (one of ``sweep.betas``); default the best on validation.
         colour_by: a key of ``sweep.properties``; default the first.
         fixed_axes: use the same latent-panel limits for every β, so the posterior means

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from matplotlib.colors import ListedColormap
 
-from .data.statistics import ClickStatistics
+from ..data.statistics import ClickStatistics
 
 __all__ = ["most_popular_columns", "plot_matrix_corner", "plot_long_tail", "plot_split_sample",
            "plot_floor_and_ceiling", "statistics_table"]
@@ -78,7 +78,7 @@ def plot_floor_and_ceiling(results: dict):
 
     Args:
         results: ``{model: (means, standard errors)}``, each a ``{metric: value}`` dict as
-            :func:`vaecf.reproduce.summarise` returns them.
+            :func:`vaecf.experiments.reproduce.summarise` returns them.
     """
     metrics = list(next(iter(results.values()))[0])
     width = 0.8 / len(results)

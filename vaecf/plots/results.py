@@ -84,7 +84,7 @@ def plot_gap_decomposition(gaps):
     """Histograms of the approximation and amortisation gaps of the toy's users.
 
     Args:
-        gaps: a :class:`vaecf.toy_gaps.GapDecomposition`.
+        gaps: a :class:`vaecf.toys.elbo_gaps.GapDecomposition`.
     """
     fig, ax = plt.subplots(figsize=(8, 4))
     top = max(gaps.approximation_gap.max(), gaps.amortisation_gap.max())
@@ -122,7 +122,7 @@ def plot_ndcg_by_activity(breakdowns: dict):
     """Grouped bars: mean NDCG@k (± 1 s.e.) per user-activity group, one bar per model.
 
     Args:
-        breakdowns: ``{model name: ActivityBreakdown}`` from :func:`vaecf.analysis.ndcg_by_activity`,
+        breakdowns: ``{model name: ActivityBreakdown}`` from :func:`vaecf.experiments.analysis.ndcg_by_activity`,
             all computed on the same users.
     """
     names = list(breakdowns)
@@ -181,7 +181,7 @@ def scatter_coloured(ax, xy, values, what: str):
 
 def plot_item_map(xy, explained, values, what: str, names: dict | None = None):
     """Items' latent vectors on their first two principal axes (from
-    :func:`vaecf.beta_sweep.pca_2d`), coloured by ``values`` (e.g. genre names or
+    :func:`vaecf.experiments.beta_sweep.pca_2d`), coloured by ``values`` (e.g. genre names or
     popularity), with ``names`` ({row: title}) written beside a few items."""
     xy = np.asarray(xy)
     fig, ax = plt.subplots(figsize=(8, 6))
