@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import functools
 import http.server
-import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 import threading
 import urllib.error
@@ -30,13 +28,11 @@ from urllib.parse import urldefrag, urljoin, urlparse
 import pytest
 import yaml
 
+from browser_tools import CHROMIUM, DRIVER, HEADLESS_FLAGS, skip_unless_ready
+
 ROOT = Path(__file__).resolve().parents[1]
 TOC = ROOT / "book" / "_toc.yml"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1400,1000"]
+FLAGS = HEADLESS_FLAGS + ["--window-size=1400,1000"]
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 CLAIM_MIME = "application/vnd.vaecf.claim+json"
@@ -55,22 +51,8 @@ def source_has_maths(path: Path) -> bool:
     return RAW_MATH.search(re.sub(r"`[^`\n]*`", "", text)) is not None
 
 
-def _missing() -> str | None:
-    if CHROMIUM is None:
-        return "chromium is not installed (apt-get install chromium chromium-driver)"
-    if DRIVER is None:
-        return "chromedriver is not installed (apt-get install chromium-driver)"
-    if shutil.which("make") is None:
-        return "make is not installed"
-    for module in ("selenium", "sphinx", "myst_nb", "sphinx_book_theme", "sphinx_external_toc"):
-        if importlib.util.find_spec(module) is None:
-            return f"the Python package {module} is not installed (pip install -r requirements.txt)"
-    return None
-
-
-if _missing() is not None and os.environ.get("VAECF_REQUIRE_BOOK") == "1":
-    raise RuntimeError(f"VAECF_REQUIRE_BOOK=1 but {_missing()}")
-pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+pytestmark = skip_unless_ready("VAECF_REQUIRE_BOOK", ("selenium", "sphinx", "myst_nb", "sphinx_book_theme",
+                                                     "sphinx_external_toc"), commands=("make",))
 
 
 def chapters() -> list[str]:

@@ -8,9 +8,7 @@ Set ``VAECF_SCREENSHOTS`` to a folder to keep before/after screenshots of the wi
 from __future__ import annotations
 
 import base64
-import importlib.util
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,30 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from browser_tools import CHROMIUM, DRIVER, HEADLESS_FLAGS, skip_unless_ready
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "demo_beta_slider.ipynb"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1500,1300"]
+FLAGS = HEADLESS_FLAGS + ["--window-size=1500,1300"]
 PAGE_TIMEOUT = 240  # seconds for the kernel to start and run the smoke-sized notebook (a busy machine is slow)
 
 
-def _missing() -> str | None:
-    if CHROMIUM is None:
-        return "chromium is not installed (apt-get install chromium chromium-driver)"
-    if DRIVER is None:
-        return "chromedriver is not installed (apt-get install chromium-driver)"
-    for module in ("selenium", "voila", "ipywidgets"):
-        if importlib.util.find_spec(module) is None:
-            return f"the Python package {module} is not installed (pip install -r requirements.txt)"
-    return None
-
-
-if _missing() is not None and os.environ.get("VAECF_REQUIRE_BROWSER") == "1":
-    raise RuntimeError(f"VAECF_REQUIRE_BROWSER=1 but {_missing()}")
-pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+pytestmark = skip_unless_ready("VAECF_REQUIRE_BROWSER", ("selenium", "voila", "ipywidgets"))
 
 
 def _free_port() -> int:
