@@ -10,7 +10,7 @@ from vaecf.data import load_dataset, paper_split
 from vaecf.models import RecVAE
 from vaecf.models.gaussian import kl_to_standard_normal, reparameterise
 from vaecf.models.inputs import csr_to_torch
-from vaecf.models.recvae import PRIOR_WEIGHTS, WIDE_LOGVAR, composite_prior_log_density
+from vaecf.models.recvae import PRIOR_WEIGHTS, WIDE_LOGVAR, composite_prior_log_density, composite_prior_on_a_line
 from vaecf.train import TrainConfig, _train_phases, fit, make_optimiser, train_epoch
 
 
@@ -34,10 +34,19 @@ def test_composite_prior_density_is_the_weighted_mixture_of_three_gaussians():
 
 
 def test_composite_prior_integrates_to_one():
-    grid = torch.linspace(-800, 800, 400_001, dtype=torch.float64)[:, None]
-    density = composite_prior_log_density(grid, torch.full_like(grid, 1.5),
-                                          torch.full_like(grid, -1.0)).exp()
-    assert torch.trapezoid(density, grid[:, 0]).item() == pytest.approx(1.0, abs=1e-4)
+    z, density, mass = composite_prior_on_a_line(1.5, -1.0, half_width=800.0, points=400_001)
+    assert mass == pytest.approx(1.0, abs=1e-4)
+    assert z[0] == -800.0 and z[-1] == 800.0 and density.shape == z.shape
+    assert torch.trapezoid(density, z).item() == mass
+
+
+def test_the_line_density_is_the_composite_prior_and_a_short_line_misses_the_wide_mass():
+    z, density, mass = composite_prior_on_a_line(0.5, 0.2, half_width=5.0, points=1001)
+    expected = composite_prior_log_density(z[:, None], torch.full((1001, 1), 0.5, dtype=torch.float64),
+                                           torch.full((1001, 1), 0.2, dtype=torch.float64)).exp()
+    assert torch.allclose(density, expected)
+    # within ±5 only the two narrow components' 9/10 and a sliver of the wide one lie
+    assert 0.9 < mass < 0.93
 
 
 def test_the_one_sample_kl_estimate_averages_to_the_closed_form_under_a_standard_normal():

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from vaecf.experiments.reproduce import prepare_data, run_models
-from vaecf.experiments.tuning import GRIDS, check_grids, grid_points, grid_search
+from vaecf.experiments.tuning import GRIDS, check_grids, grid_points, grid_search, tune_baseline, validation_ndcg
 
 
 def test_grid_points_are_every_combination_in_order():
@@ -60,3 +60,24 @@ def test_tuning_records_the_grid_and_scores_only_the_chosen_setting_on_test_user
     assert dae_config["dropout"] == tuning["Mult-DAE"]["chosen"]["dropout"]
     assert tuning["Mult-VAE"]["chosen"]["beta_cap"] == results["beta_procedure"]["cap"]
     assert results["models"]["Mult-VAE"]["train_config"]["beta_cap"] == results["beta_procedure"]["cap"]
+
+
+def test_tune_baseline_keeps_the_setting_best_on_validation_and_holds_the_others_fixed():
+    split = prepare_data("synthetic", size="tiny", seed=3).split
+    search, wmf = tune_baseline("WMF", split, {"n_factors": (4,), "l2": (1.0, 10.0), "alpha": (3.0,)},
+                                settings={"iterations": 2}, seed=5, progress=False)
+    scores = [t["validation_ndcg@100"] for t in search.tried]
+    assert search.chosen == search.tried[scores.index(max(scores))]["setting"]
+    assert wmf.config() == {"model": "WMF", "n_factors": 4, "l2": search.chosen["l2"],
+                            "alpha": 3.0, "iterations": 2, "seed": 5}
+    assert validation_ndcg(wmf.score, split) == pytest.approx(max(scores))
+    _, ease = tune_baseline("EASE", split, {"l2": (30.0,)}, progress=False)
+    assert ease.config() == {"model": "EASE", "l2": 30.0}
+
+
+def test_tune_baseline_refuses_a_model_without_a_closed_form_fit():
+    split = prepare_data("synthetic", size="tiny", seed=3).split
+    with pytest.raises(ValueError, match="fits EASE or WMF, not 'Mult-DAE'"):
+        tune_baseline("Mult-DAE", split, progress=False)
+    with pytest.raises(ValueError, match="has no setting 'k'"):
+        tune_baseline("EASE", split, {"k": (1,)}, progress=False)

@@ -8,9 +8,11 @@ paired difference with its standard error (:func:`vaecf.experiments.comparison.p
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .comparison import PairedDifference, paired_difference
@@ -67,6 +69,23 @@ class Ablation:
         """Each variant against the one before it (in the order they were run)."""
         names = list(self.per_user)
         return [self.versus(b, a) for a, b in zip(names[:-1], names[1:])]
+
+    def table(self) -> pd.DataFrame:
+        """One row per variant, in the order run: validation and test NDCG@100, epochs run,
+        and the step from the row above (paired difference, its standard error, and how
+        many standard errors it is); the first row has no step."""
+        steps = {step.a: step for step in self.steps()}
+        rows = {}
+        for name, values in self.per_user.items():
+            step = steps.get(name)
+            rows[name] = {"valid NDCG@100": self.validation[name], "test NDCG@100": float(values.mean()),
+                          "epochs": self.runs[name]["epochs_run"],
+                          "step": step.difference if step else math.nan,
+                          "± s.e.": step.stderr if step else math.nan,
+                          "step / s.e.": step.z if step else math.nan}
+        table = pd.DataFrame.from_dict(rows, orient="index").round(4)
+        table.index.name = "variant"
+        return table
 
 
 def run_ablation(split: Split, variants: dict, config: TrainConfig | None = None,

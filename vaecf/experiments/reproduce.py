@@ -26,7 +26,7 @@ from ..models.oracle import Oracle
 from ..reference import PAPER_RESULTS
 from .annealing import paper_beta_procedure
 from ..train import PAPER_RUN_EPOCHS, TrainConfig, fit
-from .tuning import check_grids, grid_points, grid_search, validation_ndcg
+from .tuning import check_grids, grid_points, grid_search, tune_baseline
 
 __all__ = ["reproduce", "prepare_data", "run_models", "ExperimentData", "summarise", "rounded",
            "autoencoder_name", "choose_models", "MODEL_NAMES", "DEFAULT_MODELS", "MIN_EVALUATED_USERS"]
@@ -293,12 +293,8 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
     if main and "WMF" in models:
         tic = time.perf_counter()
         if tune:
-            def fit_wmf(setting):
-                wmf = WMF(**{**WMF_SETTINGS, **setting}, seed=seed, device=device).fit(
-                    split.train, progress=False)
-                return wmf, validation_ndcg(wmf.score, split)
-
-            search, wmf = grid_search("WMF", grids["WMF"], fit_wmf, progress=progress)
+            search, wmf = tune_baseline("WMF", split, grids["WMF"], settings=WMF_SETTINGS,
+                                        seed=seed, device=device, progress=progress)
             tuning["WMF"] = search.summary()
         else:
             wmf = WMF(**WMF_SETTINGS, seed=seed, device=device).fit(split.train, progress=progress)
@@ -306,11 +302,8 @@ def run_models(data: ExperimentData, epochs: int | None = None, beta_cap: float 
     if main and "EASE" in models:
         tic = time.perf_counter()
         if tune:
-            def fit_ease(setting):
-                ease = EASE(setting["l2"], device=device).fit(split.train)
-                return ease, validation_ndcg(ease.score, split)
-
-            search, ease = grid_search("EASE", grids["EASE"], fit_ease, progress=progress)
+            search, ease = tune_baseline("EASE", split, grids["EASE"], device=device,
+                                         progress=progress)
             tuning["EASE"] = search.summary()
         else:
             ease = EASE(EASE_L2, device=device).fit(split.train)

@@ -35,8 +35,10 @@ from tqdm.auto import tqdm
 
 from ..data.protocol import Split
 from ..metrics import evaluate
+from ..models import EASE, WMF
 
-__all__ = ["GRIDS", "GridSearch", "grid_points", "grid_search", "validation_ndcg", "check_grids"]
+__all__ = ["GRIDS", "GridSearch", "grid_points", "grid_search", "validation_ndcg", "check_grids",
+           "LINEAR_BASELINES", "tune_baseline"]
 
 GRIDS = {
     "EASE": {"l2": (50.0, 100.0, 200.0, 300.0, 500.0, 1000.0, 2000.0)},
@@ -44,6 +46,9 @@ GRIDS = {
     "Mult-DAE": {"dropout": (0.2, 0.5), "l2": (0.01 / 500, 0.1 / 500)},
 }
 """Each tuned model's grid: setting name → the values tried (every combination is tried)."""
+
+LINEAR_BASELINES = {"EASE": EASE, "WMF": WMF}
+"""The baselines :func:`tune_baseline` fits in closed form or by ALS, by name."""
 
 
 def check_grids(grids: dict | None) -> dict:
@@ -120,3 +125,27 @@ def grid_search(model: str, grid: dict, fit_setting: Callable[[dict], tuple[obje
                              "seconds": round(time.perf_counter() - start, 2)})
     search.seconds = time.perf_counter() - tic
     return search, best
+
+
+def tune_baseline(model: str, split: Split, grid: dict | None = None, settings: dict | None = None,
+                  seed: int = 0, device=None, progress: bool = True) -> tuple[GridSearch, object]:
+    """EASE or WMF fitted on the training users at every setting of ``grid`` (default
+    :data:`GRIDS`), the best on validation NDCG@100 kept (:func:`grid_search`).
+
+    ``settings`` are the model's other arguments, held fixed (e.g. WMF's ``iterations``);
+    WMF's initial factors are drawn from ``seed``. Returns the search record and the
+    chosen setting's fitted model, ready to be scored on the test users.
+    """
+    if model not in LINEAR_BASELINES:
+        raise ValueError(f"tune_baseline fits {' or '.join(LINEAR_BASELINES)}, not {model!r}.")
+    grid = check_grids({model: grid} if grid is not None else None)[model]
+    build, fixed = LINEAR_BASELINES[model], dict(settings or {})
+    if model == "WMF":
+        fixed["seed"] = seed
+
+    def fit_setting(setting):
+        fitted = build(**{**fixed, **setting}, device=device)
+        fitted = fitted.fit(split.train, progress=False) if model == "WMF" else fitted.fit(split.train)
+        return fitted, validation_ndcg(fitted.score, split)
+
+    return grid_search(model, grid, fit_setting, progress=progress)

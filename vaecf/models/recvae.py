@@ -43,8 +43,8 @@ from .autoencoders import AutoencoderRecommender, _check_dims, _mlp, _run
 from .gaussian import kl_to_standard_normal, reparameterise
 from .inputs import SparseInputLinear, normalise_rows, sparse_dropout
 
-__all__ = ["RecVAE", "composite_prior_log_density", "gaussian_log_density",
-           "PRIOR_WEIGHTS", "WIDE_LOGVAR"]
+__all__ = ["RecVAE", "composite_prior_log_density", "composite_prior_on_a_line",
+           "gaussian_log_density", "PRIOR_WEIGHTS", "WIDE_LOGVAR"]
 
 PRIOR_WEIGHTS = (3 / 20, 3 / 4, 1 / 10)
 """The composite prior's weights: standard normal, previous posterior, wide Gaussian."""
@@ -72,6 +72,21 @@ def composite_prior_log_density(z: torch.Tensor, old_mu: torch.Tensor, old_logva
         gaussian_log_density(z, zeros, torch.full_like(z, wide_logvar))], dim=-1)
     log_weights = torch.log(torch.tensor(weights, dtype=z.dtype, device=z.device))
     return torch.logsumexp(components + log_weights, dim=-1)
+
+
+def composite_prior_on_a_line(old_mu: float, old_logvar: float, half_width: float = 600.0,
+                              points: int = 600_001):
+    """Notebook 9: the composite prior of a one-dimensional code on an even grid of
+    [−half_width, half_width], in float64, and its total mass by the trapezoid rule (≈ 1:
+    the wide component N(0, e^{10}) has a standard deviation of about 148, so the grid
+    must reach several hundred to hold its mass).
+
+    Returns ``(z, density, mass)``: the grid, the density on it and its integral.
+    """
+    z = torch.linspace(-half_width, half_width, points, dtype=torch.float64)[:, None]
+    density = composite_prior_log_density(z, torch.full_like(z, old_mu),
+                                          torch.full_like(z, old_logvar)).exp()
+    return z[:, 0], density, torch.trapezoid(density, z[:, 0]).item()
 
 
 class DenseEncoder(nn.Module):
