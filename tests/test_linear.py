@@ -113,3 +113,17 @@ def test_linear_models_beat_popularity_on_synthetic_data(split):
 def test_bad_parameters_and_inputs(build, error, message):
     with pytest.raises(error, match=message):
         build()
+
+
+@pytest.mark.parametrize("alpha", [0.0, 3.0, 40.0])
+def test_users_with_fewer_clicks_than_factors_get_the_same_solution(alpha):
+    """Rows with fewer than k clicks take the Woodbury route, the others the k × k Cholesky
+    one; both must give eq. (4)'s solution, in one batch or many."""
+    x = _clicks(n_users=60, n_items=30, density=0.3, seed=2)
+    assert np.diff(x.indptr).min() == 0 and np.diff(x.indptr).max() > 12
+    items = np.random.default_rng(3).normal(size=(30, 12))
+    want = np.stack([_naive_user_solve(row, items, 0.7, alpha) for row in x.toarray()])
+    for budget in (100_000, 500):
+        model = WMF(n_factors=12, l2=0.7, alpha=alpha, batch_elements=budget)
+        got = model.solve(x, torch.from_numpy(items)).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)

@@ -1,9 +1,12 @@
 import json
 
+import numpy as np
 import pytest
 
 from vaecf.experiments.reproduce import prepare_data, run_models
-from vaecf.experiments.tuning import GRIDS, check_grids, grid_points, grid_search, tune_baseline, validation_ndcg
+from vaecf.metrics import evaluate
+from vaecf.models import EASE
+from vaecf.experiments.tuning import GRIDS, check_grids, grid_points, grid_search, tune_baseline, tuned_test_ndcg, validation_ndcg
 
 
 def test_grid_points_are_every_combination_in_order():
@@ -81,3 +84,12 @@ def test_tune_baseline_refuses_a_model_without_a_closed_form_fit():
         tune_baseline("Mult-DAE", split, progress=False)
     with pytest.raises(ValueError, match="has no setting 'k'"):
         tune_baseline("EASE", split, {"k": (1,)}, progress=False)
+
+
+def test_tuned_test_ndcg_scores_the_chosen_setting_on_the_test_users():
+    split = prepare_data("synthetic", size="tiny", seed=3).split
+    search, per_user = tuned_test_ndcg("EASE", split, {"l2": (1.0, 30.0)}, progress=False)
+    ease = EASE(search.chosen["l2"]).fit(split.train)
+    want = evaluate(ease.score, split.test_fold_in, split.test_target)["ndcg@100"]
+    assert per_user.shape == (split.test_users.size,)
+    np.testing.assert_allclose(per_user, want)

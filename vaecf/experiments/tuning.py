@@ -38,7 +38,7 @@ from ..metrics import evaluate
 from ..models import EASE, WMF
 
 __all__ = ["GRIDS", "GridSearch", "grid_points", "grid_search", "validation_ndcg", "check_grids",
-           "LINEAR_BASELINES", "tune_baseline"]
+           "LINEAR_BASELINES", "tune_baseline", "tuned_test_ndcg"]
 
 GRIDS = {
     "EASE": {"l2": (50.0, 100.0, 200.0, 300.0, 500.0, 1000.0, 2000.0)},
@@ -149,3 +149,11 @@ def tune_baseline(model: str, split: Split, grid: dict | None = None, settings: 
         return fitted, validation_ndcg(fitted.score, split)
 
     return grid_search(model, grid, fit_setting, progress=progress)
+
+
+def tuned_test_ndcg(model: str, split: Split, grid: dict | None = None, seed: int = 0, device=None,
+                    progress: bool = True) -> tuple[GridSearch, np.ndarray]:
+    """:func:`tune_baseline`, then the chosen setting's per-user NDCG@100 on the test users
+    (the only time the test users are seen), for paired comparisons."""
+    search, fitted = tune_baseline(model, split, grid, seed=seed, device=device, progress=progress)
+    return search, evaluate(fitted.score, split.test_fold_in, split.test_target)["ndcg@100"]

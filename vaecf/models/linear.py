@@ -52,8 +52,18 @@ class WMF:
 
     where VᵀV is shared and the correction α Σ_{i∈I_u} v_i v_iᵀ involves only the user's
     clicked items. Users are batched by click count, their clicked factors stacked into a
-    zero-padded (users × clicks × k) tensor, and all k×k systems solved by one batched
-    Cholesky factorisation, so no Python loop runs over users or items.
+    zero-padded (users × clicks × k) tensor, and each batch solved at once, so no Python
+    loop runs over users or items:
+
+    * a user with at least k clicks: the k×k system by a batched Cholesky factorisation;
+    * a user with c < k clicks: the same solution by the Woodbury identity, with
+      A = VᵀV + λI shared and U the c × k factors of the user's items,
+
+          (A + α UᵀU)⁻¹ b = W ᵀ ((1 + α) 1 − α (I + α P)⁻¹ (1 + α) P 1),
+
+      where W = U A⁻¹ (rows of V A⁻¹, computed once) and P = W Uᵀ is c × c: a c×c
+      factorisation instead of a k×k one, which is most of the work when users have
+      fewer clicks than the model has factors.
 
     Args:
         n_factors: k, the latent dimension.
@@ -99,6 +109,8 @@ class WMF:
         # Σ_{i∈I_u} v_i for every row at once: the right-hand side, up to (1 + α).
         rhs = (1.0 + self.alpha) * torch.sparse.mm(
             csr_to_torch(clicks, fixed.device).to(fixed.dtype), fixed)
+        # V A⁻¹, A = VᵀV + λI: the rows W of the Woodbury solve (A is symmetric)
+        inverse_rows = torch.cholesky_solve(fixed.T, torch.linalg.cholesky(gram)).T
         result = torch.empty(clicks.shape[0], k, dtype=fixed.dtype, device=fixed.device)
         order = np.argsort(counts, kind="stable")  # similar click counts share a batch
         sorted_counts = np.maximum(counts[order], 1)
@@ -121,11 +133,26 @@ class WMF:
             padded_index[row_of, slot_t] = torch.from_numpy(sub.indices.astype(np.int64)).to(fixed.device)
             mask[row_of, slot_t] = 1.0
             stacked = fixed[padded_index] * mask.unsqueeze(-1)  # rows × clicks × k, zero-padded
+            index = torch.from_numpy(rows).to(fixed.device)
+            if longest < k:
+                result[index] = self._woodbury(stacked, inverse_rows[padded_index] * mask.unsqueeze(-1))
+                continue
             systems = gram + self.alpha * stacked.transpose(1, 2) @ stacked
             factor = torch.linalg.cholesky(systems)
-            index = torch.from_numpy(rows).to(fixed.device)
             result[index] = torch.cholesky_solve(rhs[index].unsqueeze(-1), factor).squeeze(-1)
         return result
+
+    def _woodbury(self, stacked: torch.Tensor, inverse_rows: torch.Tensor) -> torch.Tensor:
+        """Each row's solution of (A + α UᵀU) x = (1 + α) Uᵀ1 by the Woodbury identity (see
+        the class docstring), from its zero-padded U (``stacked``, rows × c × k) and
+        W = U A⁻¹ (``inverse_rows``); padded slots have zero rows in both, so they add nothing."""
+        alpha = self.alpha
+        p = inverse_rows @ stacked.transpose(1, 2)  # P = U A⁻¹ Uᵀ, rows × c × c
+        s = (1.0 + alpha) * p.sum(dim=-1, keepdim=True)  # U A⁻¹ b = (1 + α) P 1
+        eye = torch.eye(p.shape[-1], dtype=p.dtype, device=p.device)
+        t = torch.cholesky_solve(s, torch.linalg.cholesky(eye + alpha * p))
+        weights = (1.0 + alpha) - alpha * t  # (1 + α) 1 − α (I + α P)⁻¹ U A⁻¹ b
+        return (inverse_rows.transpose(1, 2) @ weights).squeeze(-1)
 
     def fit(self, train: sp.csr_matrix, progress: bool = False) -> "WMF":
         """Alternate the user and item solves ``iterations`` times on training clicks."""
