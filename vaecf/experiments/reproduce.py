@@ -1,4 +1,5 @@
-"""The paper's experiment end to end: load, split, train, evaluate on test users.
+"""Notebook 8 and ``python -m vaecf reproduce``: the paper's experiment end to end (load,
+split, train, evaluate on test users).
 
 ``reproduce(...)`` returns a JSON-ready dict (the shape of ``results.json``, documented in
 docs/reproducing.md) plus the training histories; the command line and notebook 8 both call it.
