@@ -36,8 +36,9 @@ notebooks: $(STAMP)
 	  ../$(PY) -m vaecf.notebook strip "$$nb"; \
 	done
 
-## The book: README, notebooks (their committed outputs, never executed) and assignments as a
-## static website in book/_build/html (settings in book/conf.py, chapters in book/_toc.yml).
+## The book: README, docs/ pages, notebooks (their committed outputs, never executed) and
+## assignments as a static website in book/_build/html (settings in book/conf.py, chapters in
+## book/_toc.yml).
 BOOK_BUILD ?= book/_build
 book: $(STAMP)
 	$(PY) -m sphinx -b html -q -W --keep-going -c book -d $(BOOK_BUILD)/doctrees . $(BOOK_BUILD)/html

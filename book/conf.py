@@ -1,10 +1,11 @@
-"""Sphinx settings of the book: the README, the notebooks with their committed outputs (never
-executed here) and the student assignments, as a static website (`make book`).
+"""Sphinx settings of the book: the README, the pages under docs/, the notebooks with their
+committed outputs (never executed here) and the student assignments, as a static website
+(`make book`).
 
-The source folder is the repository root, so the README's and the notebooks' relative links
-work unchanged; only the files named in `include_patterns` are read, in the order of
-_toc.yml. Everything the pages load (MathJax included) is copied into the site, so it works
-offline and from any sub-path (GitHub Pages, a course server).
+The source folder is the repository root, so the relative links of the README, the docs pages
+and the notebooks work unchanged; only the files named in `include_patterns` are read, in the
+order of _toc.yml. Everything the pages load (MathJax included) is copied into the site, so it
+works offline and from any sub-path (GitHub Pages, a course server).
 """
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ html_title = "vaecf — VAEs for collaborative filtering"
 extensions = ["myst_nb", "sphinx_external_toc", "sphinx-mathjax-offline",
               "sphinx.ext.githubpages"]
 external_toc_path = "book/_toc.yml"
-include_patterns = ["README.md", "notebooks/README.md", "notebooks/*.ipynb",
+include_patterns = ["README.md", "docs/*.md", "notebooks/README.md", "notebooks/*.ipynb",
                     "assignments/README.md", "assignments/student/*.ipynb"]
 exclude_patterns = ["book/_build"]
 

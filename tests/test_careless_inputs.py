@@ -3,7 +3,7 @@ right outcome, never a traceback, a silently wrong answer or a lost file.
 
 Fixture files are written in the exact upstream layouts (``u.data``, ``ratings.dat``,
 ``ratings.csv`` with its header ``userId,movieId,rating,timestamp``, ``movies.dat``) and,
-for a user's own data, as the click log the README shows.
+for a user's own data, as the click log docs/reproducing.md shows.
 """
 from __future__ import annotations
 
@@ -227,7 +227,7 @@ def test_path_with_the_synthetic_dataset_is_an_error(tmp_path):
 
 # ---------------------------------------------------------------- your own click log
 def click_log(path: Path, header="user,item", n_users=30, n_items=40, rating=None) -> Path:
-    """The README's example: one click a line, ``user,item`` (optionally ``,rating``)."""
+    """The example of docs/reproducing.md: one click a line, ``user,item`` (optionally ``,rating``)."""
     rng = np.random.default_rng(0)
     lines = [header]
     for user in range(n_users):

@@ -93,10 +93,10 @@ def test_an_unknown_extra_is_refused(tmp_path):
         job.declared(tmp_path / "pyproject.toml", ("widgets",))
 
 
-def test_the_readme_table_states_the_declared_minimums_and_the_pins():
+def test_the_versions_page_states_the_declared_minimums_and_the_pins():
     pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python >= 3.11")
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme.split("<!-- versions:start -->")[1].split("<!-- versions:end -->")[0]
+    page = (ROOT / "docs" / "versions.md").read_text(encoding="utf-8")
+    table = page.split("<!-- versions:start -->")[1].split("<!-- versions:end -->")[0]
     rows = {line.split("|")[1].split("(")[0].strip(): [cell.strip() for cell in
                                                         line.split("|")[2:4]]
             for line in table.strip().splitlines()[2:]}

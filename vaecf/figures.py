@@ -1,4 +1,4 @@
-"""The figures the README shows for a dataset: the annealing curve, NDCG@100 by user
+"""The figures docs/results.md shows for a dataset: the annealing curve, NDCG@100 by user
 activity, the β-cap sweep and the likelihood comparison, each computed with the package's
 own analyses (``python -m vaecf figures --dataset ml-1m``).
 

@@ -1,4 +1,5 @@
-"""Sliders over the β figures, built from ipywidgets' core controls only.
+"""Notebook 6 and the β-slider demo: sliders over the β figures, built from ipywidgets' core
+controls only.
 
 Only core controls (SelectionSlider, Dropdown, Checkbox, FloatText, Button, Image, Label)
 are used, no ipympl and no custom widgets, so the same code runs in Jupyter, JupyterLab,

@@ -1,4 +1,4 @@
-"""The shape of a click matrix (notebook 1): the statistics the synthetic generator is calibrated to.
+"""Notebook 1: the shape of a click matrix, the statistics the synthetic generator is calibrated to.
 
 Every number is computed after the paper's protocol (binarised, users with five clicks or
 more, items clicked by training users), on all users of a :class:`~vaecf.data.Split`

@@ -1,5 +1,5 @@
-"""RecVAE's ideas measured one at a time (notebook 9): Mult-VAE, then each idea added in
-turn until the model is RecVAE, and RecVAE with each idea taken away again.
+"""Notebook 9: RecVAE's ideas measured one at a time: Mult-VAE, then each idea added in turn
+until the model is RecVAE, and RecVAE with each idea taken away again.
 
 Every variant is a :class:`vaecf.models.RecVAE` with some switches off (all off is
 Mult-VAE), trained with the same :class:`vaecf.train.TrainConfig` to a validation

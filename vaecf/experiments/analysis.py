@@ -1,4 +1,4 @@
-"""Who benefits (the paper's analysis by user activity, §4; notebook 7): NDCG@100 by user
+"""Notebook 7: who benefits (the paper's analysis by user activity, §4): NDCG@100 by user
 activity. (How to pick β along an annealing run is in :mod:`vaecf.experiments.annealing`.)
 
 Returns numbers; :mod:`vaecf.plots.results` or a notebook draws them.

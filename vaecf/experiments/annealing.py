@@ -1,6 +1,6 @@
-"""KL annealing (Liang et al. 2018, §2.2.2): read the annealing curve off a training
-history, train one model per β cap, choose β the paper's way, and say which β a schedule
-actually reaches.
+"""Notebook 6: KL annealing (Liang et al. 2018, §2.2.2): read the annealing curve off a
+training history, train one model per β cap, choose β the paper's way, and say which β a
+schedule actually reaches.
 
 The β-ELBO (paper eq. 6) weighs the KL term by β. Annealing grows β from 0 during
 training; the paper trains once with no cap (β up to 1), picks the β at which validation

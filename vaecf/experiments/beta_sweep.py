@@ -1,4 +1,5 @@
-"""What the KL weight β does: Mult-VAE trained once per β on a grid, measured, cached.
+"""Notebook 6 and the β-slider demo: what the KL weight β does, from one Mult-VAE trained per
+β on a grid, measured and cached.
 
 The β-ELBO of the paper's eq. (6) is
 

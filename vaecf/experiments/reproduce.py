@@ -1,7 +1,8 @@
-"""The paper's experiment end to end: load, split, train, evaluate on test users.
+"""Notebook 8 and ``python -m vaecf reproduce``: the paper's experiment end to end (load,
+split, train, evaluate on test users).
 
 ``reproduce(...)`` returns a JSON-ready dict (the shape of ``results.json``, documented in
-the README) plus the training histories; the command line and notebook 8 both call it.
+docs/reproducing.md) plus the training histories; the command line and notebook 8 both call it.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Hyper-parameter search on validation users, as the paper chose its settings (§4.3).
+"""Notebook 9 and ``reproduce --tune``: hyper-parameter search on validation users, as the
+paper chose its settings (§4.3).
 
 Each model's grid is small and written down here (:data:`GRIDS`); every setting on it is
 fitted on the training users and scored by NDCG@100 on the validation users' held-out

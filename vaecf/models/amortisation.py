@@ -1,4 +1,4 @@
-"""The amortisation gap (Cremer, Li & Duvenaud 2018) of a trained Mult-VAE.
+"""Notebook 5: the amortisation gap (Cremer, Li & Duvenaud 2018) of a trained Mult-VAE.
 
 For a user u with clicks x_u and the VAE's decoder θ held fixed, compare Gaussians under
 one objective, the β-ELBO (paper eq. 6) with the β the encoder was trained with:

@@ -1,4 +1,4 @@
-"""Per-user (non-amortised) variational inference (paper §2.2, before amortisation).
+"""Notebook 5: per-user (non-amortised) variational inference (paper §2.2, before amortisation).
 
 The generative model is Mult-VAE's: z_u ~ N(0, I), x_u ~ p(x | f_θ(z_u)). Instead of an
 inference network, every user u has her own variational distribution

@@ -1,6 +1,6 @@
-"""Figures for KL annealing (paper §2.2.2): the annealing curve, the rate–distortion
-picture, and a sweep over β caps. They take what :mod:`vaecf.experiments.annealing` computed and
-never train."""
+"""Notebook 6's figures for KL annealing (paper §2.2.2): the annealing curve, the
+rate–distortion picture, and a sweep over β caps. They take what
+:mod:`vaecf.experiments.annealing` computed and never train."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

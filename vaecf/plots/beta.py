@@ -1,4 +1,5 @@
-"""Figures for the β-ELBO (paper eq. 6): what the KL weight β does, and KL annealing.
+"""Notebook 6's and the β-slider demo's figures for the β-ELBO (paper eq. 6): what the KL
+weight β does, and KL annealing.
 
 Pure functions of a :class:`vaecf.experiments.beta_sweep.BetaSweep` or a training history: they
 never train, so a slider can call them on every move (each returns a new Figure).

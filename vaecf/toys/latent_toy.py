@@ -1,4 +1,4 @@
-"""A two-dimensional latent toy where variational inference can be checked exactly.
+"""Notebook 4: a two-dimensional latent toy where variational inference can be checked exactly.
 
 The generative model is the paper's (eq. 1) at toy size: a latent ``z ~ N(0, I_2)``, a
 fixed small decoder ``f_θ`` (one tanh hidden layer) and a multinomial over a handful of

@@ -1,4 +1,4 @@
-"""A constructed taste that no linear map can express: "likes A or B, but not both".
+"""Notebook 2: a constructed taste that no linear map can express, "likes A or B, but not both".
 
 Users have two hidden yes/no tastes, *likes A* and *likes B* (each with probability ½,
 independently). The catalogue has three groups of items:

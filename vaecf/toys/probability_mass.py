@@ -1,4 +1,4 @@
-"""Where a likelihood puts its mass over the items, and what raising one item does.
+"""Notebook 3: where a likelihood puts its mass over the items, and what raising one item does.
 
 The three likelihoods of the paper (eqs. 2–4) read the same decoder output f_u but turn
 it into per-item predictions differently:
