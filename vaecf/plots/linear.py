@@ -35,7 +35,7 @@ def item_map_colours(train: sp.csr_matrix, item_ids, table, n_named: int = 6) ->
     for genre in genres[np.argsort(-counts, kind="stable")][:n_named]:
         rows = np.flatnonzero(colour == genre)
         top = int(rows[np.argmax(item_clicks[rows])])
-        names[top] = table.item_titles.get(item_ids[top], f"item {item_ids[top]}")
+        names[top] = table.item_name(item_ids[top])
     return colour, "most specific genre", names
 
 
