@@ -121,6 +121,18 @@ def test_either_or_plot_draws_the_errors_and_the_mean_score_of_each_kind():
     plt.close(fig)
 
 
+def test_als_objective_plot_draws_one_point_per_sweep():
+    from vaecf.plots.linear import plot_als_objective
+
+    fig = plot_als_objective([9.0, 5.0, 4.5], k=7)
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [1, 2, 3])
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [9.0, 5.0, 4.5])
+    assert ax.get_xlabel() == "ALS sweep" and ax.get_ylabel() == "WMF objective"
+    assert ax.get_title().endswith("(k = 7)")
+    plt.close(fig)
+
+
 def test_item_name_is_the_title_or_the_raw_id():
     table = RatingTable(np.zeros(0), np.zeros(0), np.zeros(0), item_titles={3: "Heat"})
     assert table.item_name(3) == "Heat" and table.item_name(4) == "item 4"
