@@ -98,3 +98,17 @@ def test_mass_plot_draws_each_likelihoods_top_items_coloured_by_role():
     assert bottom.get_title().startswith("logistic") and "3 items" in bottom.get_xlabel()
     assert top.get_ylabel() == "share of mass" and fig._suptitle.get_text()
     plt.close(fig)
+
+
+def test_committed_multinomial_versus_reads_the_saved_per_user_values():
+    import pytest
+
+    from vaecf.experiments.likelihood_comparison import committed_multinomial_versus
+
+    numbers = {"test_per_user": {"multinomial": [0.5, 0.4, 0.3], "gaussian": [0.2, 0.4, 0.3]}}
+    diff = committed_multinomial_versus(numbers, "gaussian")
+    assert (diff.a, diff.b) == ("ML-1M Mult-VAE multinomial", "ML-1M Mult-VAE gaussian")
+    assert diff.difference == pytest.approx(0.1) and diff.n == 3
+    assert committed_multinomial_versus(numbers, "gaussian", data="ML-20M").a.startswith("ML-20M")
+    with pytest.raises(ValueError, match="'logistic'"):
+        committed_multinomial_versus(numbers, "logistic")

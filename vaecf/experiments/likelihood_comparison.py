@@ -16,7 +16,7 @@ from ..toys.probability_mass import item_mass
 from .reproduce import summarise
 
 __all__ = ["NETWORKS", "train_likelihood_networks", "load_likelihood_networks", "per_user_test_metrics",
-           "metrics_table", "multinomial_versus", "held_out_mass"]
+           "metrics_table", "multinomial_versus", "committed_multinomial_versus", "held_out_mass"]
 
 NETWORKS = {"VAE": MultVAE, "DAE": MultDAE}
 """The paper's two networks, by the short name the notebook uses (``Mult-VAE``, ``Mult-DAE``)."""
@@ -76,6 +76,19 @@ def multinomial_versus(per_user: dict, kind: str, other: str, reverse: bool = Fa
     if reverse:
         a, b = b, a
     return paired_difference(per_user[a]["ndcg@100"], per_user[b]["ndcg@100"], a, b)
+
+
+def committed_multinomial_versus(numbers: dict, other: str, data: str = "ML-1M") -> PairedDifference:
+    """The paired test NDCG@100 difference of the multinomial Mult-VAE against the ``other``
+    likelihood, from the ``likelihoods`` entry of a ``figures.json`` (``python -m vaecf
+    figures``, whose ``test_per_user`` keeps each likelihood's per-user values)."""
+    try:
+        users = numbers["test_per_user"]
+        values = users["multinomial"], users[other]
+    except KeyError as missing:
+        raise ValueError(f"the numbers have no {missing} entry; pass the 'likelihoods' entry of a "
+                         "figures.json written by python -m vaecf figures.") from None
+    return paired_difference(*values, f"{data} Mult-VAE multinomial", f"{data} Mult-VAE {other}")
 
 
 def held_out_mass(logits: np.ndarray, fold_in: sp.csr_matrix, target: sp.csr_matrix,
