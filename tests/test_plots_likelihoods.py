@@ -112,3 +112,31 @@ def test_committed_multinomial_versus_reads_the_saved_per_user_values():
     assert committed_multinomial_versus(numbers, "gaussian", data="ML-20M").a.startswith("ML-20M")
     with pytest.raises(ValueError, match="'logistic'"):
         committed_multinomial_versus(numbers, "logistic")
+
+
+class _FixedScores:
+    """A stand-in model whose scores are given."""
+
+    def __init__(self, scores):
+        self.scores = np.asarray(scores, dtype=np.float32)
+
+    def score(self, fold_in):
+        return self.scores[: fold_in.shape[0]].copy()
+
+
+def test_predicted_totals_and_held_out_masses_of_each_likelihood():
+    from vaecf.experiments.likelihood_comparison import held_out_masses, predicted_totals
+
+    scores = np.array([[0.0, 0.0, 0.0], [2.0, -1.0, 0.5]])
+    models = {"multinomial": _FixedScores(scores), "logistic": _FixedScores(scores),
+              "gaussian": _FixedScores(scores)}
+    fold_in = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0]]))
+    target = sp.csr_matrix(np.array([[0, 1, 0], [1, 0, 0]]))
+    totals = predicted_totals(models, fold_in)
+    np.testing.assert_allclose(totals["multinomial"], [1.0, 1.0])
+    np.testing.assert_allclose(totals["logistic"], [1.5, 1 / (1 + np.exp(-2)) + 1 / (1 + np.e) + 1 / (1 + np.exp(-0.5))])
+    np.testing.assert_allclose(totals["gaussian"], [0.0, 1.5])
+    on_target, shares = held_out_masses({"multinomial": models["multinomial"]}, fold_in, target)
+    share, total = held_out_mass(scores, fold_in, target, "multinomial")
+    assert on_target == {"multinomial": share}
+    torch.testing.assert_close(shares["multinomial"], total)
