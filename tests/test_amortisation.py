@@ -69,3 +69,42 @@ def test_needs_an_encoder(trained):
         amortisation_gap(MultDAE(split.n_items), split.test_fold_in, beta=0.2)
     with pytest.raises(TypeError, match="SciPy sparse"):
         amortisation_gap(trained[0], split.test_fold_in.toarray(), beta=0.2)
+
+
+def test_refinement_ndcg_ranks_with_the_encoders_and_the_refined_codes(trained):
+    from vaecf.metrics import evaluate, exclude_fold_in, ndcg_at_k
+    from vaecf.models.amortisation import refinement_ndcg
+    from vaecf.models.inputs import csr_to_torch
+    from vaecf.models.per_user_vi import fit_user_posteriors
+
+    model, split = trained
+    model.train()
+    clicks, target = split.test_fold_in[:20], split.test_target[:20]
+    encoder, refined = refinement_ndcg(model, clicks, target, beta=0.5, steps=30, seed=2)
+    assert model.training  # the mode it was in
+    model.eval()
+    np.testing.assert_allclose(encoder, evaluate(model.score, clicks, target, ks_recall=())["ndcg@100"],
+                               atol=1e-6)
+    with torch.no_grad():
+        mu, logvar = model.encode(csr_to_torch(clicks, model.device))
+    mu_star, _ = fit_user_posteriors(model.decode, clicks, init=(mu, logvar), steps=30, beta=0.5,
+                                     lr=0.01, seed=2)
+    with torch.no_grad():
+        expected = ndcg_at_k(exclude_fold_in(model.decode(mu_star).numpy(), clicks), target, 100)
+    np.testing.assert_allclose(refined, expected)
+    assert not np.allclose(mu_star, mu)  # the refinement moved the codes
+    with pytest.raises(ValueError, match="same users"):
+        refinement_ndcg(model, clicks, split.test_target[:10], beta=0.5)
+
+
+def test_relative_gap_and_share_nonnegative_by_hand():
+    from vaecf.models.amortisation import AmortisationGap
+
+    gap = AmortisationGap(beta=0.2, amortised=np.array([-100.0, -50.0, -10.0, -20.0]),
+                          from_encoder=np.array([-99.0, -50.04, -10.2, -19.0]),
+                          from_prior=np.array([-101.0, -60.0, -10.1, -25.0]),
+                          encoder_seconds=0.1, per_user_seconds=5.0)
+    # gaps: 1, -0.04, -0.1, 1
+    np.testing.assert_allclose(gap.relative, [0.01, -0.0008, -0.01, 0.05])
+    assert gap.share_nonnegative() == pytest.approx(0.75)
+    assert gap.share_nonnegative(tolerance=0.2) == 1.0 and gap.share_nonnegative(tolerance=0.0) == 0.5

@@ -89,3 +89,39 @@ def test_breakdown_from_per_user_values_and_paired_differences_by_group():
     other = activity_breakdown(np.array([0.1, 0.2, 0.6, 0.8]), fold_in, n_groups=4)
     with pytest.raises(ValueError, match="group the users differently"):
         paired_by_group(a, other)
+
+
+def test_breakdown_read_back_from_the_figures_numbers(split):
+    from vaecf.experiments.analysis import ActivityBreakdown, activity_breakdown
+    from vaecf.figures import activity_numbers
+
+    rng = np.random.default_rng(0)
+    ndcg = rng.uniform(size=split.test_fold_in.shape[0]).round(6)
+    saved = activity_breakdown(ndcg, split.test_fold_in, n_groups=4)
+    entry = activity_numbers({"model": saved}, np.diff(split.test_fold_in.indptr))["model"]
+    back = ActivityBreakdown.from_numbers(entry)
+    assert back.labels() == entry["labels"] == saved.labels()
+    for field in ("low", "high", "mean", "stderr", "size", "group", "ndcg"):
+        np.testing.assert_allclose(getattr(back, field), getattr(saved, field))
+    entry["group"] = [0] * len(entry["group"])  # the saved groups are used, not recomputed
+    assert len(ActivityBreakdown.from_numbers(entry).size) == 1
+    with pytest.raises(ValueError, match="fold_in_clicks"):
+        ActivityBreakdown.from_numbers({"ndcg": [0.5], "group": [0]})
+    with pytest.raises(ValueError, match="one NDCG value"):
+        ActivityBreakdown.from_numbers({"ndcg": [0.5, 0.2], "group": [0], "fold_in_clicks": [3, 4]})
+
+
+def test_group_gains_relative_to_the_second_model():
+    from vaecf.experiments.analysis import activity_breakdown, group_gains
+
+    clicks = np.array([1, 1, 1, 5, 5, 5])
+    a = activity_breakdown(np.array([0.3, 0.3, 0.6, 0.5, 0.5, 0.5]), clicks, n_groups=2)
+    b = activity_breakdown(np.array([0.2, 0.2, 0.2, 0.4, 0.5, 0.6]), clicks, n_groups=2)
+    gains = group_gains(a, b, "A", "B")
+    # light users: 0.4 vs 0.2 (+100%); heavy users: 0.5 vs 0.5 (+0%)
+    np.testing.assert_allclose(gains.relative, [1.0, 0.0], atol=1e-12)
+    assert gains.labels == ["1 clicks", "5 clicks"] and gains.sizes.tolist() == [3, 3]
+    assert gains.differences[0].a == "A" and gains.differences[0].difference == pytest.approx(0.2)
+    assert gains.largest_for_lightest and gains.falls_with_activity
+    reverse = group_gains(b, a, "B", "A")
+    assert not reverse.largest_for_lightest and not reverse.falls_with_activity

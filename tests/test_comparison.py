@@ -49,3 +49,26 @@ def test_the_comparison_is_the_last_column():
     ml1m = comparison_table(_results("ml-1m", [("Mult-VAE", 0.4)]))
     assert ml1m.columns[-1] == "reference NDCG@100"
     assert ml1m.loc["Mult-VAE", "train seconds"] == 1.5
+
+
+def test_describe_run_says_what_the_results_were_run_on():
+    from vaecf.experiments.comparison import describe_run
+
+    results = {"dataset": "synthetic", "synthetic_size": "tiny", "seed": 7, "epochs": "plateau",
+               "device": "cpu", "torch_version": "2.13.0", "vaecf_version": "0.4.0",
+               "protocol": {"users_after_filtering": 1200, "clicks_after_filtering": 34567,
+                            "items_clicked": 300},
+               "counts": {"train_users": 1000, "valid_users": 100, "test_users": 100, "items": 290},
+               "models": {"Popularity": {"train_seconds": 0.04},
+                          "Mult-VAE": {"train_seconds": 12.345, "best_epoch": 80, "epochs_run": 100,
+                                       "budget_epochs": 200}}}
+    lines = describe_run(results).splitlines()
+    assert lines[0] == "dataset: synthetic (synthetic size tiny)"
+    assert lines[1] == "after preprocessing: 1,200 users, 34,567 clicks, 300 items"
+    assert lines[2] == "split: 1,000 train / 100 validation / 100 test users; 290 items seen in training"
+    assert lines[3].startswith("seed 7 (split, initialisation and batches), epochs: plateau, device cpu")
+    assert lines[4] == "  Popularity                     trained in      0.0 s"
+    assert lines[5] == ("  Mult-VAE                       trained in     12.3 s, best epoch 80 of 100 run "
+                        "(budget 200)")
+    del results["synthetic_size"]
+    assert describe_run(results).splitlines()[0] == "dataset: synthetic"

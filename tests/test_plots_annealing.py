@@ -52,3 +52,20 @@ def test_annealing_curve_plot_draws_the_smoothed_curve_and_its_peak():
     assert any("smoothed peak: β = 0.60" in t.get_text() for t in ax.get_legend().get_texts())
     assert choice.beta == 0.6
     plt.close(fig)
+
+
+def test_beta_schedules_plot_draws_one_line_per_schedule():
+    from vaecf.experiments.annealing import beta_by_epoch
+    from vaecf.plots.annealing import plot_beta_schedules
+    from vaecf.train import TrainConfig
+
+    schedules = {"fast": TrainConfig(epochs=4, batch_size=10, beta_cap=0.5, anneal_steps=20),
+                 "paper": TrainConfig(epochs=4, batch_size=10, beta_cap=0.2, anneal_steps=200_000)}
+    fig = plot_beta_schedules(schedules, 25, 4, title="what to see")
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["fast", "paper"]
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [0, 1, 2, 3, 4])
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.0, 0.15, 0.30, 0.45, 0.5])
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), beta_by_epoch(schedules["paper"], 25, 4))
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("epoch", "β", "what to see")
+    plt.close(fig)

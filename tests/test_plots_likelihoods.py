@@ -98,3 +98,45 @@ def test_mass_plot_draws_each_likelihoods_top_items_coloured_by_role():
     assert bottom.get_title().startswith("logistic") and "3 items" in bottom.get_xlabel()
     assert top.get_ylabel() == "share of mass" and fig._suptitle.get_text()
     plt.close(fig)
+
+
+def test_committed_multinomial_versus_reads_the_saved_per_user_values():
+    import pytest
+
+    from vaecf.experiments.likelihood_comparison import committed_multinomial_versus
+
+    numbers = {"test_per_user": {"multinomial": [0.5, 0.4, 0.3], "gaussian": [0.2, 0.4, 0.3]}}
+    diff = committed_multinomial_versus(numbers, "gaussian")
+    assert (diff.a, diff.b) == ("ML-1M Mult-VAE multinomial", "ML-1M Mult-VAE gaussian")
+    assert diff.difference == pytest.approx(0.1) and diff.n == 3
+    assert committed_multinomial_versus(numbers, "gaussian", data="ML-20M").a.startswith("ML-20M")
+    with pytest.raises(ValueError, match="'logistic'"):
+        committed_multinomial_versus(numbers, "logistic")
+
+
+class _FixedScores:
+    """A stand-in model whose scores are given."""
+
+    def __init__(self, scores):
+        self.scores = np.asarray(scores, dtype=np.float32)
+
+    def score(self, fold_in):
+        return self.scores[: fold_in.shape[0]].copy()
+
+
+def test_predicted_totals_and_held_out_masses_of_each_likelihood():
+    from vaecf.experiments.likelihood_comparison import held_out_masses, predicted_totals
+
+    scores = np.array([[0.0, 0.0, 0.0], [2.0, -1.0, 0.5]])
+    models = {"multinomial": _FixedScores(scores), "logistic": _FixedScores(scores),
+              "gaussian": _FixedScores(scores)}
+    fold_in = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0]]))
+    target = sp.csr_matrix(np.array([[0, 1, 0], [1, 0, 0]]))
+    totals = predicted_totals(models, fold_in)
+    np.testing.assert_allclose(totals["multinomial"], [1.0, 1.0])
+    np.testing.assert_allclose(totals["logistic"], [1.5, 1 / (1 + np.exp(-2)) + 1 / (1 + np.e) + 1 / (1 + np.exp(-0.5))])
+    np.testing.assert_allclose(totals["gaussian"], [0.0, 1.5])
+    on_target, shares = held_out_masses({"multinomial": models["multinomial"]}, fold_in, target)
+    share, total = held_out_mass(scores, fold_in, target, "multinomial")
+    assert on_target == {"multinomial": share}
+    torch.testing.assert_close(shares["multinomial"], total)

@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
-from vaecf.data import make_synthetic, paper_split  # noqa: E402
+from vaecf.data import RatingTable, make_synthetic, paper_split  # noqa: E402
 from vaecf.metrics import evaluate  # noqa: E402
 from vaecf.models import WMF, Popularity  # noqa: E402
 from vaecf.toys.one_user import median_activity_user, top_new_items  # noqa: E402
@@ -81,14 +81,14 @@ def test_item_map_colours_without_genres_is_log_popularity():
 def test_item_map_colours_names_the_most_clicked_item_of_the_commonest_genres():
     # items 0, 1 Drama; item 2 Comedy; item 3 Horror (rarest genre)
     train = sp.csr_matrix(np.array([[1, 1, 1, 1], [0, 1, 1, 0], [0, 1, 0, 0]]))
-    table = types.SimpleNamespace(
-        item_genres={10: ["Drama"], 11: ["Drama"], 12: ["Comedy"], 13: ["Horror"]},
-        item_titles={11: "Heat", 12: "Big"})
+    table = RatingTable(np.zeros(0), np.zeros(0), np.zeros(0),
+                        item_genres={10: ["Drama"], 11: ["Drama"], 12: ["Comedy"], 13: ["Horror"]},
+                        item_titles={11: "Heat"})
     colour, what, names = item_map_colours(train, np.array([10, 11, 12, 13]), table, n_named=2)
     assert list(colour) == ["Drama", "Drama", "Comedy", "Horror"] and what == "most specific genre"
     # Drama (2 items) first: its most clicked is item 1; then Comedy (ties to Horror broken
-    # alphabetically by np.unique): item 2
-    assert names == {1: "Heat", 2: "Big"}
+    # alphabetically by np.unique): item 2, which has no title
+    assert names == {1: "Heat", 2: "item 12"}
 
 
 def test_rank_sweep_plot_draws_the_sweep_and_stars_the_best_rank():
@@ -119,3 +119,20 @@ def test_either_or_plot_draws_the_errors_and_the_mean_score_of_each_kind():
     for ax in (ax_err, ax_kind):
         assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
     plt.close(fig)
+
+
+def test_als_objective_plot_draws_one_point_per_sweep():
+    from vaecf.plots.linear import plot_als_objective
+
+    fig = plot_als_objective([9.0, 5.0, 4.5], k=7)
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [1, 2, 3])
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [9.0, 5.0, 4.5])
+    assert ax.get_xlabel() == "ALS sweep" and ax.get_ylabel() == "WMF objective"
+    assert ax.get_title().endswith("(k = 7)")
+    plt.close(fig)
+
+
+def test_item_name_is_the_title_or_the_raw_id():
+    table = RatingTable(np.zeros(0), np.zeros(0), np.zeros(0), item_titles={3: "Heat"})
+    assert table.item_name(3) == "Heat" and table.item_name(4) == "item 4"

@@ -46,3 +46,32 @@ def test_head_share_by_hand():
 
     assert head_share(np.array([1, 9, 0, 0, 0, 0, 0, 0, 0, 0])) == pytest.approx(0.9)  # 1 of 10 items
     assert head_share(np.array([2, 2, 4, 2]), fraction=0.5) == pytest.approx(0.6)  # 4 + 2 of 10
+
+
+def test_shape_agreement_uses_each_statistics_tolerance():
+    from vaecf.data.statistics import ClickStatistics, shape_agreement
+
+    reference = ClickStatistics(users=100, items=50, clicks=1000, density=0.2, item_gini=0.70,
+                                head_share=0.50, median_clicks_per_user=60.0, p90_clicks_per_user=200.0)
+    close = ClickStatistics(users=90, items=40, clicks=800, density=0.23, item_gini=0.72,
+                            head_share=0.47, median_clicks_per_user=65.0, p90_clicks_per_user=190.0)
+    assert shape_agreement(close, reference) == dict.fromkeys(
+        ["item_gini", "head_share", "density", "median_clicks_per_user", "p90_clicks_per_user"], True)
+    far = ClickStatistics(users=90, items=40, clicks=800, density=0.25, item_gini=0.74,
+                          head_share=0.45, median_clicks_per_user=67.0, p90_clicks_per_user=175.0)
+    # Gini 0.04 apart (> 0.03), head share 0.05 (> 0.04), density 25% off (> 20%), median 11.7% off
+    # (> 10%), 90th percentile 12.5% off (> 10%).
+    assert not any(shape_agreement(far, reference.as_dict()).values())
+    with pytest.raises(ValueError, match="lack item_gini"):
+        shape_agreement(close, {"head_share": 0.5})
+
+
+def test_calibrated_statistics_are_those_of_the_synthetic_size_after_the_protocol():
+    from vaecf.data import load_dataset, paper_split
+    from vaecf.data.statistics import calibrated_statistics
+
+    table, _ = load_dataset("synthetic", size="tiny", seed=4)
+    expected = click_statistics(paper_split(table, n_heldout=0.2, seed=4))
+    assert calibrated_statistics("tiny", seed=4, n_heldout=0.2) == expected
+    with pytest.raises(ValueError, match="size"):
+        calibrated_statistics("huge")

@@ -133,14 +133,34 @@ def test_posterior_sd_is_the_priors_when_the_decoder_ignores_z():
 def test_fit_from_starts_measures_every_fit_exactly(case):
     model, x, grid = case
     starts = {"origin": (0.0, 0.0), "left": (-1.5, 1.5)}
-    fits, elbo, kl, gap = toy.fit_from_starts(model, x, grid, starts, steps=40, n_samples=4, lr=0.05, seed=3)
+    fitted = toy.fit_from_starts(model, x, grid, starts, steps=40, n_samples=4, lr=0.05, seed=3)
+    fits, elbo, kl, gap = fitted.fits, fitted.elbo, fitted.kl, fitted.gap
     assert list(fits) == list(elbo) == list(kl) == list(gap) == ["origin", "left"]
     for name, init in starts.items():
         alone = toy.fit_gaussian_q(model, x, steps=40, n_samples=4, lr=0.05, seed=3, init_mu=init)
         np.testing.assert_array_equal(fits[name].mu, alone.mu)
+        np.testing.assert_allclose(fits[name].sigma, np.exp(alone.logvar / 2))
         assert elbo[name] == pytest.approx(toy.elbo_quadrature(model, x, alone.mu, alone.logvar).item())
         assert kl[name] == pytest.approx(grid.kl_from(alone.mu, alone.logvar))
         assert gap[name] == pytest.approx(grid.log_evidence - elbo[name])
+    assert fitted.log_evidence == grid.log_evidence
+    assert fitted.best == max(elbo, key=elbo.get)
+    assert fitted.elbo_spread == pytest.approx(abs(elbo["origin"] - elbo["left"]))
+    lines = fitted.describe("left", elbo_prior=-9.0).splitlines()
+    assert len(lines) == 3 and lines[0].startswith("q left: μ = ") and "(q = prior: -9.0000;" in lines[1]
+    assert lines[2].endswith(f"ELBO ≤ log p(x): {elbo['left'] <= grid.log_evidence}")
+
+
+def test_fits_from_starts_bounded_checks_the_bound_and_the_gap():
+    q = toy.FittedQ(np.zeros(2), np.log(np.array([4.0, 0.25])), np.zeros(1))
+    np.testing.assert_allclose(q.sigma, [2.0, 0.5])
+    fitted = toy.FitsFromStarts({"a": q, "b": q}, elbo={"a": -5.0, "b": -4.0}, kl={"a": 1.0, "b": 0.0},
+                                gap={"a": 1.0, "b": 0.0}, log_evidence=-4.0)
+    assert fitted.best == "b" and fitted.elbo_spread == pytest.approx(1.0) and fitted.bounded()
+    fitted.kl["a"] = 1.01  # the gap no longer equals the KL
+    assert not fitted.bounded() and fitted.bounded(tolerance=0.02)
+    fitted.elbo["b"] = -3.9  # above log p(x): not a lower bound
+    assert not fitted.bounded(tolerance=0.02)
 
 
 def test_gradient_estimator_stats_summarise_the_estimates(case):
@@ -154,3 +174,16 @@ def test_gradient_estimator_stats_summarise_the_estimates(case):
     assert stats["score", 8]["variance"] == pytest.approx(g.var(axis=0, ddof=1).sum())
     np.testing.assert_allclose(stats["score", 8]["z"],
                                np.abs(g.mean(axis=0) - exact) / (g.std(axis=0, ddof=1) / np.sqrt(50)))
+
+
+def test_estimator_variances_and_table_read_the_stats():
+    stats = {(method, S): {"mean": np.array([1.234, -0.5]), "variance": 10.0 * S + (method == "score"),
+                           "z": np.array([0.5, 1.25])}
+             for method in ("reparam", "score") for S in (1, 4)}
+    np.testing.assert_allclose(toy.estimator_variances(stats, [1, 4], "score"), [11.0, 41.0])
+    np.testing.assert_allclose(toy.estimator_variances(stats, [4], "reparam"), [40.0])
+    lines = toy.estimator_table(stats, [1, 4]).splitlines()
+    assert len(lines) == 5 and lines[0].split()[:2] == ["S", "method"]
+    assert lines[2].split()[:2] == ["1", "score"] and lines[2].endswith(" 1.25           11.00")
+    with pytest.raises(ValueError, match="gradient_estimator_stats"):
+        toy.estimator_variances(stats, [16], "score")

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from vaecf.toys.latent_toy import elbo_quadrature, grid_posterior, make_toy_model
-from vaecf.toys.elbo_gaps import (best_gaussians, draw_toy_users, elbo_quadrature_batch,
+from vaecf.toys.elbo_gaps import (GapDecomposition, best_gaussians, draw_toy_users, elbo_quadrature_batch,
                             fit_toy_encoder, gap_decomposition)
 
 
@@ -56,3 +56,17 @@ def test_both_gaps_are_non_negative_and_add_up(model):
                                gaps.log_evidence - gaps.elbo_encoder)
     with pytest.raises(ValueError, match="steps"):
         fit_toy_encoder(model, draw_toy_users(model, 5, 8, seed=0), steps=0)
+
+
+def test_gap_summaries_on_hand_made_gaps():
+    gaps = GapDecomposition(log_evidence=np.array([0.0, 0.0, 0.0]), elbo_best=np.array([-1.0, -2.0, -6.0]),
+                            elbo_encoder=np.array([-1.5, -2.5, -8.0]))
+    # approximation gaps 1, 2, 6 (mean 3, median 2); amortisation gaps 0.5, 0.5, 2 (mean 1, median 0.5)
+    assert gaps.ratio(np.mean) == pytest.approx(1 / 3) and gaps.ratio(np.median) == pytest.approx(0.25)
+    assert gaps.nonnegative()
+    assert gaps.describe().splitlines() == ["  approximation gap: mean 3.000 nats, median 2.000",
+                                            "  amortisation gap:  mean 1.000 nats, median 0.500"]
+    below = GapDecomposition(np.zeros(2), np.array([0.0005, -1.0]), np.array([-1.0, -2.0]))
+    assert below.nonnegative(tolerance=1e-3) and not below.nonnegative(tolerance=1e-4)
+    encoder_above = GapDecomposition(np.zeros(2), np.array([-1.0, -1.0]), np.array([-0.9, -2.0]))
+    assert not encoder_above.nonnegative()

@@ -95,6 +95,10 @@ class RatingTable:
     def n_items(self) -> int:
         return int(np.unique(self.item_ids).size)
 
+    def item_name(self, raw_id) -> str:
+        """The item's title when the dataset ships one, else ``"item <raw id>"``."""
+        return self.item_titles.get(raw_id, f"item {raw_id}")
+
     def rating_counts(self) -> dict:
         """How many ratings of each value (e.g. 1..5 stars)."""
         values, counts = np.unique(self.ratings, return_counts=True)

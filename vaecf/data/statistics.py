@@ -11,9 +11,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .protocol import Split
+from .datasets import load_dataset
+from .protocol import Split, paper_split
 
-__all__ = ["ClickStatistics", "click_statistics", "gini", "head_share"]
+__all__ = ["ClickStatistics", "click_statistics", "gini", "head_share", "SHAPE_TOLERANCES",
+           "shape_agreement", "calibrated_statistics"]
 
 
 def gini(counts: np.ndarray) -> float:
@@ -71,3 +73,36 @@ def click_statistics(split: Split) -> ClickStatistics:
         head_share=head_share(per_item),
         median_clicks_per_user=float(np.median(per_user)),
         p90_clicks_per_user=float(np.percentile(per_user, 90)))
+
+
+SHAPE_TOLERANCES = {"item_gini": ("difference", 0.03), "head_share": ("difference", 0.04),
+                    "density": ("ratio", 0.2), "median_clicks_per_user": ("ratio", 0.1),
+                    "p90_clicks_per_user": ("ratio", 0.1)}
+"""How near a statistic must lie to call two click matrices alike in shape: within an
+absolute ``difference``, or a ``ratio`` within that fraction of 1."""
+
+
+def shape_agreement(stats: ClickStatistics, reference) -> dict:
+    """``{statistic: bool}``: whether each statistic of :data:`SHAPE_TOLERANCES` of ``stats``
+    lies near ``reference``'s (a :class:`ClickStatistics`, or its ``as_dict()`` as
+    ``python -m vaecf counts --statistics`` writes it)."""
+    reference = reference.as_dict() if isinstance(reference, ClickStatistics) else reference
+    missing = [name for name in SHAPE_TOLERANCES if name not in reference]
+    if missing:
+        raise ValueError(f"the reference statistics lack {', '.join(missing)}; pass the "
+                         "'statistics' entry of a statistics.json.")
+    agreement = {}
+    for name, (kind, tolerance) in SHAPE_TOLERANCES.items():
+        ours, theirs = getattr(stats, name), reference[name]
+        off = abs(ours - theirs) if kind == "difference" else abs(ours / theirs - 1)
+        agreement[name] = bool(off < tolerance)
+    return agreement
+
+
+def calibrated_statistics(size: str = "ml-1m", seed: int = 98765,
+                          n_heldout: float = 0.1) -> ClickStatistics:
+    """The statistics of the synthetic ``size`` calibrated to a real release (``"ml-1m"``),
+    generated with ``seed`` and split by the paper's protocol holding out ``n_heldout`` of
+    the users."""
+    table, _ = load_dataset("synthetic", size=size, seed=seed)
+    return click_statistics(paper_split(table, n_heldout=n_heldout, seed=seed))

@@ -14,7 +14,7 @@ from .comparison import PairedDifference, paired_difference
 from ..metrics import evaluate
 
 __all__ = ["ActivityBreakdown", "activity_groups", "ndcg_by_activity", "activity_breakdown",
-           "paired_by_group"]
+           "paired_by_group", "GroupGains", "group_gains"]
 
 
 @dataclass
@@ -34,6 +34,19 @@ class ActivityBreakdown:
         """``"4–11 clicks"``, ...: the groups' ranges never overlap (ties share a group)."""
         return [f"{lo} clicks" if lo == hi else f"{lo}–{hi} clicks"
                 for lo, hi in zip(self.low, self.high)]
+
+    @classmethod
+    def from_numbers(cls, entry: dict, k: int = 100) -> "ActivityBreakdown":
+        """One model's breakdown as ``python -m vaecf figures`` saved it (an entry of
+        ``figures.json``'s ``activity``: per test user ``ndcg``, ``group`` and
+        ``fold_in_clicks``), with the groups it was saved with."""
+        try:
+            ndcg, group, clicks = entry["ndcg"], entry["group"], entry["fold_in_clicks"]
+        except KeyError as missing:
+            raise ValueError(f"the entry has no {missing} list; pass one model's entry of the "
+                             "'activity' numbers in a figures.json written by python -m vaecf "
+                             "figures.") from None
+        return _by_group(np.asarray(ndcg, dtype=float), np.asarray(clicks), np.asarray(group), k)
 
 
 def ndcg_by_activity(score_fn, fold_in: sp.csr_matrix, target: sp.csr_matrix,
@@ -89,7 +102,14 @@ def activity_breakdown(ndcg: np.ndarray, fold_in, n_groups: int = 5,
     if ndcg.shape != clicks.shape:
         raise ValueError(f"need one NDCG value per user of fold_in ({clicks.size}), got "
                          f"{ndcg.shape}.")
-    group = activity_groups(clicks, n_groups)
+    return _by_group(ndcg, clicks, activity_groups(clicks, n_groups), k)
+
+
+def _by_group(ndcg: np.ndarray, clicks: np.ndarray, group: np.ndarray, k: int) -> ActivityBreakdown:
+    """Each group's click range, mean NDCG@k and its standard error, from each user's group."""
+    if not ndcg.shape == clicks.shape == group.shape:
+        raise ValueError(f"need one NDCG value, click count and group per user; got {ndcg.size}, "
+                         f"{clicks.size} and {group.size}.")
     stats = []
     for index in range(int(group.max()) + 1):
         values, counts = ndcg[group == index], clicks[group == index]
@@ -107,3 +127,35 @@ def paired_by_group(a: ActivityBreakdown, b: ActivityBreakdown, a_name: str = "A
                          "same fold-in matrix with the same n_groups.")
     return [paired_difference(a.ndcg[a.group == g], b.ndcg[b.group == g], a_name, b_name)
             for g in range(len(a.size))]
+
+
+@dataclass
+class GroupGains:
+    """Model ``a``'s gain over model ``b`` in each activity group (least active first):
+    the paired difference on the group's users, and the gain relative to ``b``'s mean."""
+
+    labels: list
+    sizes: np.ndarray
+    differences: list
+
+    @property
+    def relative(self) -> np.ndarray:
+        """(mean of a − mean of b) / mean of b, per group."""
+        return np.array([(d.mean_a - d.mean_b) / d.mean_b for d in self.differences])
+
+    @property
+    def largest_for_lightest(self) -> bool:
+        """Whether the relative gain is largest for the least active users (the paper's finding)."""
+        return int(np.argmax(self.relative)) == 0
+
+    @property
+    def falls_with_activity(self) -> bool:
+        """Whether the relative gain falls from each group to the next more active one."""
+        return bool(np.all(np.diff(self.relative) < 0))
+
+
+def group_gains(a: ActivityBreakdown, b: ActivityBreakdown, a_name: str = "A",
+                b_name: str = "B") -> GroupGains:
+    """Model ``a`` against model ``b`` in each activity group (:func:`paired_by_group`), with
+    each group's relative gain: the paper's Figure 3 as numbers."""
+    return GroupGains(a.labels(), a.size, paired_by_group(a, b, a_name, b_name))

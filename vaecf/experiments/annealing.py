@@ -18,12 +18,13 @@ from .comparison import PairedDifference, paired_difference
 from ..data.protocol import Split
 from ..metrics import evaluate
 from ..models import MultVAE
-from ..train import TrainConfig, beta_at, choose_device, fit
+from ..train import TrainConfig, TrainResult, beta_at, choose_device, fit
 
-__all__ = ["AnnealingCurve", "annealing_curve", "anneal_without_cap", "beta_reached", "sweep_beta_caps",
-           "CapRuns", "train_caps", "smooth", "BetaChoice", "choose_beta", "paper_beta_procedure",
-           "CapSweep", "cap_sweep", "PAPER_ANNEAL_STEPS", "PAPER_BETA_CAP", "PAPER_EPOCHS",
-           "ML20M_TRAIN_USERS"]
+__all__ = ["AnnealingCurve", "annealing_curve", "train_annealed", "anneal_without_cap", "beta_reached",
+           "paper_schedule", "ScheduleReach", "schedule_reach", "beta_by_epoch", "sweep_beta_caps",
+           "CapRuns", "train_caps", "retrain_capped", "smooth", "CurveShape", "curve_shape",
+           "BetaChoice", "choose_beta", "paper_beta_procedure", "CapSweep", "cap_sweep",
+           "PAPER_ANNEAL_STEPS", "PAPER_BETA_CAP", "PAPER_EPOCHS", "ML20M_TRAIN_USERS"]
 
 PAPER_ANNEAL_STEPS = 200_000
 """The paper's annealing length: β = min(cap, step / 200,000) (§2.2.2, authors' code)."""
@@ -87,17 +88,17 @@ def annealing_curve(history: list, metric: str = "val_ndcg@100") -> AnnealingCur
                           best_index=int(np.argmax(scores)), metric=metric)
 
 
-def anneal_without_cap(split: Split, epochs: int = 100, beta_max: float = 1.0,
-                       config: TrainConfig | None = None, model: MultVAE | None = None,
-                       seed: int = 0, device=None, progress: bool = True):
+def train_annealed(split: Split, epochs: int = 100, beta_max: float = 1.0,
+                   config: TrainConfig | None = None, model: MultVAE | None = None,
+                   seed: int = 0, device=None, progress: bool = True) -> TrainResult:
     """Train a Mult-VAE with β annealed linearly from 0 to ``beta_max`` over the whole run
-    (no cap on the way) and return ``(curve, model)``: validation NDCG@100 against β.
-
-    The paper (§2.2.2) picks the β at which validation NDCG@100 peaks and then trains
-    again with β capped there. ``beta_max`` defaults to 1, the plain ELBO.
+    (no cap on the way; β-ELBO, paper eq. 6) and return the :class:`vaecf.train.TrainResult`,
+    whose history is the annealing curve epoch by epoch.
 
     Args:
         split: the protocol's matrices.
+        epochs: the length of the run; β reaches ``beta_max`` at its last step.
+        beta_max: the final KL weight (default 1, the plain ELBO).
         config: other training settings (its epochs, β cap and schedule are replaced).
         model: the Mult-VAE to train (default: the paper's architecture, seeded by ``seed``).
     """
@@ -108,8 +109,19 @@ def anneal_without_cap(split: Split, epochs: int = 100, beta_max: float = 1.0,
     if model is None:
         torch.manual_seed(seed)
         model = MultVAE(split.n_items).to(choose_device(device))
-    run = fit(model, split, config, progress=progress)
-    return annealing_curve(run.history), model
+    return fit(model, split, config, progress=progress)
+
+
+def anneal_without_cap(split: Split, epochs: int = 100, beta_max: float = 1.0,
+                       config: TrainConfig | None = None, model: MultVAE | None = None,
+                       seed: int = 0, device=None, progress: bool = True):
+    """:func:`train_annealed`, returning ``(curve, model)``: validation NDCG@100 against β.
+
+    The paper (§2.2.2) picks the β at which validation NDCG@100 peaks and then trains
+    again with β capped there (:func:`retrain_capped`).
+    """
+    run = train_annealed(split, epochs, beta_max, config, model, seed, device, progress)
+    return annealing_curve(run.history), run.model
 
 
 def beta_reached(config: TrainConfig, n_train_users: int) -> float:
@@ -126,6 +138,53 @@ def beta_reached(config: TrainConfig, n_train_users: int) -> float:
                    config.beta_cap)
 
 
+def paper_schedule(epochs: int = PAPER_EPOCHS, batch_size: int = 500) -> TrainConfig:
+    """The paper's fixed schedule, β = min(0.2, step / 200,000) (§2.2.2), over ``epochs``
+    epochs of ``batch_size`` users."""
+    return TrainConfig(epochs=epochs, batch_size=batch_size, beta_cap=PAPER_BETA_CAP,
+                       anneal_steps=PAPER_ANNEAL_STEPS)
+
+
+@dataclass
+class ScheduleReach:
+    """How far one run gets along its annealing schedule."""
+
+    label: str
+    users: int
+    steps: int
+    beta: float
+    cap: float
+
+    def describe(self) -> str:
+        return (f"{self.label:<30} {self.users:>7,} training users, {self.steps:>6,} steps: "
+                f"β reached = {self.beta:.4f} (cap {self.cap})")
+
+
+def schedule_reach(n_train_users: int, epochs: int = PAPER_EPOCHS,
+                   batch_size: int = 500) -> list[ScheduleReach]:
+    """The β the paper's fixed schedule (:func:`paper_schedule`) reaches: on ML-20M's
+    training users and on ``n_train_users`` over the paper's 200 epochs, and, when
+    ``epochs`` differs, over ``epochs`` epochs of ``batch_size`` users."""
+    paper = paper_schedule()
+    runs = [("ML-20M, paper's 200 epochs", paper, ML20M_TRAIN_USERS),
+            (f"this data, {PAPER_EPOCHS} epochs", paper, n_train_users)]
+    if epochs != PAPER_EPOCHS:
+        runs.append((f"this data, our {epochs} epochs", paper_schedule(epochs, batch_size),
+                     n_train_users))
+    return [ScheduleReach(label, int(users), config.total_steps(users), beta_reached(config, users),
+                          config.beta_cap)
+            for label, config, users in runs]
+
+
+def beta_by_epoch(config: TrainConfig, n_train_users: int, epochs: int) -> np.ndarray:
+    """β at the end of each epoch 0, 1, …, ``epochs`` of a run with ``config`` on
+    ``n_train_users`` users: β = min(cap, step / anneal_steps) (paper §2.2.2)."""
+    per_epoch = config.batches_per_epoch(n_train_users)
+    total = config.total_anneal_steps(n_train_users)
+    return np.array([beta_at(epoch * per_epoch, total, config.beta_cap)
+                     for epoch in range(int(epochs) + 1)])
+
+
 @dataclass
 class CapRuns:
     """One Mult-VAE per β cap: each run's history, and each kept model's per-user NDCG@100
@@ -134,6 +193,26 @@ class CapRuns:
     histories: dict
     valid_ndcg: dict
     test_ndcg: dict
+    name: str = ""
+    """What the runs were trained on, put before the first model's name in comparisons."""
+
+    @classmethod
+    def from_numbers(cls, numbers: dict, name: str = "") -> "CapRuns":
+        """The runs' per-user scores as ``python -m vaecf figures`` saved them (the
+        ``beta_caps`` entry of ``figures.json``: ``{cap: [NDCG@100 per user]}`` keyed by the
+        cap as a string); there are no histories."""
+        try:
+            valid, test = numbers["valid_per_user"], numbers["test_per_user"]
+        except KeyError as missing:
+            raise ValueError(f"the numbers have no {missing} entry; pass the 'beta_caps' entry "
+                             "of a figures.json written by python -m vaecf figures.") from None
+        return cls({}, {float(cap): np.array(values) for cap, values in valid.items()},
+                   {float(cap): np.array(values) for cap, values in test.items()}, name)
+
+    @property
+    def epochs_run(self) -> dict:
+        """``{cap: epochs its run trained}``."""
+        return {cap: len(history) for cap, history in self.histories.items()}
 
     @property
     def best_cap(self) -> float:
@@ -143,7 +222,17 @@ class CapRuns:
     def paired(self, a: float, b: float, users: str = "valid") -> PairedDifference:
         """Cap ``a`` against cap ``b`` on the same ``"valid"`` or ``"test"`` users."""
         values = {"valid": self.valid_ndcg, "test": self.test_ndcg}[users]
-        return paired_difference(values[a], values[b], f"β cap {a:g}", f"β cap {b:g}")
+        return paired_difference(values[a], values[b], f"{self.name} β cap {a:g}".lstrip(),
+                                 f"β cap {b:g}")
+
+
+def _train_capped(split: Split, cap: float, config: TrainConfig, device,
+                  progress: bool, model_kwargs: dict | None):
+    """One Mult-VAE with β annealed from 0 up to ``cap``, seeded by ``config.seed``."""
+    run_config = replace(config, beta_cap=float(cap))
+    torch.manual_seed(run_config.seed)
+    model = MultVAE(split.n_items, **(model_kwargs or {})).to(device)
+    return fit(model, split, run_config, progress=progress), model
 
 
 def train_caps(split: Split, caps, config: TrainConfig, device=None, progress: bool = True,
@@ -160,15 +249,26 @@ def train_caps(split: Split, caps, config: TrainConfig, device=None, progress: b
     device = choose_device(device)
     runs = CapRuns({}, {}, {})
     for cap in caps:
-        run_config = replace(config, beta_cap=cap)
-        torch.manual_seed(run_config.seed)
-        model = MultVAE(split.n_items, **(model_kwargs or {})).to(device)
-        runs.histories[cap] = fit(model, split, run_config, progress=progress).history
+        run, model = _train_capped(split, cap, config, device, progress, model_kwargs)
+        runs.histories[cap] = run.history
         for group, store in (("valid", runs.valid_ndcg), ("test", runs.test_ndcg)):
             store[cap] = evaluate(model.score, getattr(split, f"{group}_fold_in"),
                                   getattr(split, f"{group}_target"), ks_recall=(),
                                   ks_ndcg=(100,))["ndcg@100"]
     return runs
+
+
+def retrain_capped(split: Split, cap: float, config: TrainConfig, device=None,
+                   progress: bool = True) -> dict:
+    """The paper's second step (§2.2.2): train again with β annealed up to ``cap``, the β
+    where the annealing curve peaked, and score the test users.
+
+    Returns ``{"history", "test_ndcg" (NDCG@100 per test user), "summary"}``
+    (:meth:`vaecf.train.TrainResult.summary`: epochs run, best epoch, ...).
+    """
+    run, model = _train_capped(split, cap, config, choose_device(device), progress, None)
+    test = evaluate(model.score, split.test_fold_in, split.test_target)
+    return {"history": run.history, "test_ndcg": test["ndcg@100"], "summary": run.summary()}
 
 
 def sweep_beta_caps(split: Split, caps, config: TrainConfig, device=None,
@@ -185,6 +285,49 @@ def smooth(values, window: int) -> np.ndarray:
     kernel = np.ones(int(window))
     return (np.convolve(values, kernel, mode="same")
             / np.convolve(np.ones_like(values), kernel, mode="same"))
+
+
+@dataclass
+class CurveShape:
+    """An annealing curve smoothed over ``window`` epochs: its value at the start, at its
+    peak and at the end, and the epoch-to-epoch scatter of the raw curve around it."""
+
+    window: int
+    start: float
+    peak: float
+    end: float
+    peak_beta: float
+    end_beta: float
+    noise: float
+
+    @property
+    def rise(self) -> float:
+        """How far the smoothed curve climbs from the first epoch to its peak."""
+        return self.peak - self.start
+
+    @property
+    def fall(self) -> float:
+        """How far the smoothed curve drops from its peak to the last epoch."""
+        return self.peak - self.end
+
+    @property
+    def clear_fall(self) -> bool:
+        """Whether the curve clearly rises and then clearly falls (each by more than twice
+        the noise), peaking before β = 1: the shape of the paper's ML-20M curve."""
+        return self.rise > 2 * self.noise and self.fall > 2 * self.noise and self.peak_beta < 1
+
+
+def curve_shape(curve: AnnealingCurve, window: int) -> CurveShape:
+    """Smooth ``curve`` by a centred moving average of ``window`` epochs (:func:`smooth`,
+    as :func:`choose_beta` does) and measure its rise, fall and noise (the standard
+    deviation of the raw scores around the smoothed curve)."""
+    if len(curve.scores) < 2:
+        raise ValueError("the annealing curve needs at least two epochs to measure its noise.")
+    smoothed = smooth(curve.scores, window)
+    peak = int(np.argmax(smoothed))
+    return CurveShape(int(window), float(smoothed[0]), float(smoothed[peak]), float(smoothed[-1]),
+                      float(curve.betas[peak]), float(curve.betas[-1]),
+                      float(np.std(curve.scores - smoothed, ddof=1)))
 
 
 @dataclass
@@ -248,6 +391,16 @@ class CapSweep:
     best_scores: np.ndarray
     kl: np.ndarray
     nll: np.ndarray
+
+    @property
+    def rate_falls(self) -> bool:
+        """Whether the KL (the rate) falls at every step up in cap."""
+        return bool(np.all(np.diff(self.kl) < 0))
+
+    @property
+    def distortion_rises(self) -> bool:
+        """Whether −E_q[log p(x|z)] (the distortion) rises at every step up in cap."""
+        return bool(np.all(np.diff(self.nll) > 0))
 
 
 def cap_sweep(histories: dict, metric: str = "val_ndcg@100") -> CapSweep:

@@ -21,7 +21,7 @@ import pandas as pd
 from ..reference import ML1M_NDCG100, PAPER_ML20M, PAPER_RESULTS
 
 __all__ = ["METRICS", "BEATS_SIGMAS", "PairedDifference", "paired_difference",
-           "compare_results", "unconverged_models", "side_by_side", "ML1M_REFERENCE_NAMES", "reference_for", "comparison_table"]
+           "compare_results", "unconverged_models", "describe_run", "side_by_side", "ML1M_REFERENCE_NAMES", "reference_for", "comparison_table"]
 
 METRICS = ("recall@20", "recall@50", "ndcg@100")
 BEATS_SIGMAS = 2.0
@@ -118,6 +118,26 @@ def unconverged_models(results: dict) -> list[str]:
     window of their budget: still improving when training ended."""
     return [name for name, entry in results.get("models", {}).items()
             if entry.get("converged") is False]
+
+
+def describe_run(results: dict) -> str:
+    """What a ``results`` dict was run on and how: the data and its counts after the
+    protocol, the split, seed, epochs, device and versions, then each model's training time
+    (and, for an autoencoder, its best epoch, the epochs it ran and its budget)."""
+    counts, protocol = results["counts"], results["protocol"]
+    size = f" (synthetic size {results['synthetic_size']})" if "synthetic_size" in results else ""
+    lines = [f"dataset: {results['dataset']}{size}",
+             f"after preprocessing: {protocol['users_after_filtering']:,} users, "
+             f"{protocol['clicks_after_filtering']:,} clicks, {protocol['items_clicked']:,} items",
+             f"split: {counts['train_users']:,} train / {counts['valid_users']:,} validation / "
+             f"{counts['test_users']:,} test users; {counts['items']:,} items seen in training",
+             f"seed {results['seed']} (split, initialisation and batches), epochs: {results['epochs']}, "
+             f"device {results['device']}, torch {results['torch_version']}, vaecf {results['vaecf_version']}"]
+    for name, entry in results["models"].items():
+        extra = (f", best epoch {entry['best_epoch']} of {entry['epochs_run']} run (budget "
+                 f"{entry['budget_epochs']})" if "best_epoch" in entry else "")
+        lines.append(f"  {name:<30} trained in {entry['train_seconds']:8.1f} s{extra}")
+    return "\n".join(lines)
 
 
 def side_by_side(runs: dict, metric: str = "ndcg@100") -> pd.DataFrame:

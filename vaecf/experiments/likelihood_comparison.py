@@ -1,5 +1,6 @@
 """Notebook 3's computations: the same two networks trained with each likelihood, their
-test metrics and paired comparisons, and the mass they put on held-out clicks."""
+test metrics and paired comparisons, the total of their predictions and the mass they put
+on held-out clicks."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,11 +13,12 @@ from ..data import Split
 from ..likelihoods import LIKELIHOODS
 from ..metrics import evaluate
 from ..models import MultDAE, MultVAE
-from ..toys.probability_mass import item_mass
+from ..toys.probability_mass import item_mass, total_mass
 from .reproduce import summarise
 
 __all__ = ["NETWORKS", "train_likelihood_networks", "load_likelihood_networks", "per_user_test_metrics",
-           "metrics_table", "multinomial_versus", "held_out_mass"]
+           "metrics_table", "multinomial_versus", "committed_multinomial_versus", "predicted_totals",
+           "held_out_mass", "held_out_masses"]
 
 NETWORKS = {"VAE": MultVAE, "DAE": MultDAE}
 """The paper's two networks, by the short name the notebook uses (``Mult-VAE``, ``Mult-DAE``)."""
@@ -78,6 +80,28 @@ def multinomial_versus(per_user: dict, kind: str, other: str, reverse: bool = Fa
     return paired_difference(per_user[a]["ndcg@100"], per_user[b]["ndcg@100"], a, b)
 
 
+def committed_multinomial_versus(numbers: dict, other: str, data: str = "ML-1M") -> PairedDifference:
+    """The paired test NDCG@100 difference of the multinomial Mult-VAE against the ``other``
+    likelihood, from the ``likelihoods`` entry of a ``figures.json`` (``python -m vaecf
+    figures``, whose ``test_per_user`` keeps each likelihood's per-user values)."""
+    try:
+        users = numbers["test_per_user"]
+        values = users["multinomial"], users[other]
+    except KeyError as missing:
+        raise ValueError(f"the numbers have no {missing} entry; pass the 'likelihoods' entry of a "
+                         "figures.json written by python -m vaecf figures.") from None
+    return paired_difference(*values, f"{data} Mult-VAE multinomial", f"{data} Mult-VAE {other}")
+
+
+def predicted_totals(models: dict, fold_in: sp.csr_matrix) -> dict:
+    """``{likelihood: each user's predictions summed over the items}`` for ``{likelihood:
+    model}`` (:func:`vaecf.toys.probability_mass.total_mass` of the model's scores for
+    ``fold_in``): one for every user under the multinomial's fixed budget (eq. 2), free under
+    the logistic (eq. 4) and the Gaussian (eq. 3)."""
+    return {likelihood: total_mass(torch.from_numpy(model.score(fold_in)), likelihood).numpy()
+            for likelihood, model in models.items()}
+
+
 def held_out_mass(logits: np.ndarray, fold_in: sp.csr_matrix, target: sp.csr_matrix,
                   likelihood: str) -> tuple[float, torch.Tensor]:
     """How much of a model's mass falls on the users' held-out clicks.
@@ -91,3 +115,13 @@ def held_out_mass(logits: np.ndarray, fold_in: sp.csr_matrix, target: sp.csr_mat
     mass = item_mass(logits, likelihood)
     on_target = float((mass * torch.from_numpy(target.toarray())).sum(dim=1).mean())
     return on_target, mass.sum(dim=1)
+
+
+def held_out_masses(models: dict, fold_in: sp.csr_matrix, target: sp.csr_matrix) -> tuple[dict, dict]:
+    """:func:`held_out_mass` of each ``{likelihood: model}``: ``({likelihood: share on the
+    held-out clicks}, {likelihood: each user's total share})``."""
+    on_target, totals = {}, {}
+    for likelihood, model in models.items():
+        on_target[likelihood], totals[likelihood] = held_out_mass(model.score(fold_in), fold_in, target,
+                                                                  likelihood)
+    return on_target, totals

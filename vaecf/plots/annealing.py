@@ -1,14 +1,30 @@
-"""Notebook 6's figures for KL annealing (paper §2.2.2): the annealing curve, the
-rate–distortion picture, and a sweep over β caps. They take what
+"""Notebook 6's figures for KL annealing (paper §2.2.2): β schedules, the annealing curve,
+the rate–distortion picture, and a sweep over β caps. They take what
 :mod:`vaecf.experiments.annealing` computed and never train."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..experiments.annealing import AnnealingCurve, BetaChoice, CapSweep, smooth
+from ..experiments.annealing import AnnealingCurve, BetaChoice, CapSweep, beta_by_epoch, smooth
 
-__all__ = ["plot_annealing_curve", "plot_rate_distortion", "plot_cap_sweep"]
+__all__ = ["plot_beta_schedules", "plot_annealing_curve", "plot_rate_distortion", "plot_cap_sweep"]
+
+
+def plot_beta_schedules(schedules: dict, n_train_users: int, epochs: int, ax=None,
+                        title: str = "β during training under each annealing schedule"):
+    """β at the end of each epoch, one line per ``{label: TrainConfig}``, for a run of
+    ``epochs`` epochs on ``n_train_users`` training users
+    (:func:`vaecf.experiments.annealing.beta_by_epoch`)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    epoch_numbers = np.arange(0, int(epochs) + 1)
+    for label, config in schedules.items():
+        ax.plot(epoch_numbers, beta_by_epoch(config, n_train_users, epochs), label=label)
+    ax.set(xlabel="epoch", ylabel="β", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax.figure
 
 
 def plot_annealing_curve(curve: AnnealingCurve, ax=None, choice: BetaChoice | None = None):

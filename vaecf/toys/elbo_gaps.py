@@ -146,6 +146,22 @@ class GapDecomposition:
         """ELBO(q*) − ELBO(q_φ): the cost of one shared encoder (≥ 0)."""
         return self.elbo_best - self.elbo_encoder
 
+    def nonnegative(self, tolerance: float = 1e-3) -> bool:
+        """Whether every user's approximation gap is ≥ −``tolerance`` (grid and quadrature
+        error) and every amortisation gap ≥ 0."""
+        return bool((self.approximation_gap > -tolerance).all() and (self.amortisation_gap >= 0).all())
+
+    def ratio(self, statistic=np.mean) -> float:
+        """The amortisation gap over the approximation gap, each summarised over the users
+        by ``statistic`` (``np.mean`` or ``np.median``)."""
+        return float(statistic(self.amortisation_gap) / statistic(self.approximation_gap))
+
+    def describe(self) -> str:
+        """Two lines: each gap's mean and median over the users, in nats."""
+        return "\n".join(f"  {name + ':':<19}mean {gap.mean():.3f} nats, median {np.median(gap):.3f}"
+                         for name, gap in (("approximation gap", self.approximation_gap),
+                                           ("amortisation gap", self.amortisation_gap)))
+
 
 def gap_decomposition(model: ToyModel, n_train: int = 400, n_test: int = 60,
                       n_clicks: int = 8, encoder_steps: int = 600, vi_steps: int = 300,

@@ -26,8 +26,9 @@ from ..likelihoods import multinomial
 from ..models.gaussian import kl_to_standard_normal, reparameterise
 
 __all__ = ["ToyModel", "make_toy_model", "GridPosterior", "grid_posterior", "gaussian_log_density",
-           "elbo_estimate", "elbo_quadrature", "FittedQ", "fit_gaussian_q", "fit_from_starts",
-           "gradient_estimates", "exact_mu_gradient", "gradient_estimator_stats"]
+           "elbo_estimate", "elbo_quadrature", "FittedQ", "fit_gaussian_q", "FitsFromStarts", "fit_from_starts",
+           "gradient_estimates", "exact_mu_gradient", "gradient_estimator_stats", "estimator_variances",
+           "estimator_table"]
 
 LATENT_DIM = 2
 
@@ -228,6 +229,11 @@ class FittedQ:
     logvar: np.ndarray
     elbo_trace: np.ndarray  # the Monte Carlo ELBO at each optimisation step
 
+    @property
+    def sigma(self) -> np.ndarray:
+        """The standard deviation of ``q`` per axis, ``exp(logvar / 2)``."""
+        return np.exp(self.logvar / 2)
+
 
 def fit_gaussian_q(model: ToyModel, x, steps: int = 1500, n_samples: int = 16, lr: float = 0.05,
                    seed: int = 0, init_mu=(0.0, 0.0)) -> FittedQ:
@@ -260,13 +266,49 @@ def fit_gaussian_q(model: ToyModel, x, steps: int = 1500, n_samples: int = 16, l
     return FittedQ(mu.detach().cpu().numpy(), logvar.detach().cpu().numpy(), trace)
 
 
-def fit_from_starts(model: ToyModel, x, grid: GridPosterior, starts: dict, **fit) -> tuple:
-    """Fit ``q`` by :func:`fit_gaussian_q` from each of ``starts`` (``{name: initial μ}``)
-    and measure each fit exactly.
+@dataclass
+class FitsFromStarts:
+    """One user's ``q`` fitted from several starts, each measured exactly: ``{start: ...}``
+    of the fit, its ELBO (eq. 5, by quadrature), its KL to the posterior (on the grid) and
+    the gap ``log p(x) − ELBO``, which equals that KL; ``log_evidence`` is ``log p(x)``."""
 
-    ``fit`` is passed on to :func:`fit_gaussian_q` (steps, n_samples, lr, seed). Returns four
-    ``{name: ...}`` dicts: the fitted ``q``, its ELBO (eq. 5, by quadrature), its KL to the
-    posterior (on ``grid``) and the gap ``log p(x) − ELBO``, which equals that KL.
+    fits: dict
+    elbo: dict
+    kl: dict
+    gap: dict
+    log_evidence: float
+
+    @property
+    def best(self) -> str:
+        """The start whose fit reached the highest ELBO (the smallest KL to the posterior)."""
+        return max(self.elbo, key=self.elbo.get)
+
+    @property
+    def elbo_spread(self) -> float:
+        """The highest fitted ELBO minus the lowest: how far apart the starts ended."""
+        return max(self.elbo.values()) - min(self.elbo.values())
+
+    def bounded(self, tolerance: float = 1e-3) -> bool:
+        """Whether every fitted ELBO stays ≤ log p(x) and every gap equals the KL to the
+        posterior within ``tolerance`` nats (grid and quadrature error)."""
+        return all(self.elbo[name] <= self.log_evidence and abs(self.gap[name] - self.kl[name]) < tolerance
+                   for name in self.fits)
+
+    def describe(self, name: str, elbo_prior: float) -> str:
+        """Three lines on the fit from ``name``: its μ and σ, its ELBO beside q = prior's
+        (``elbo_prior``) and log p(x), and its gap beside its KL to the posterior."""
+        fit, elbo, gap, kl = self.fits[name], self.elbo[name], self.gap[name], self.kl[name]
+        return (f"q {name}: μ = {np.round(fit.mu, 3)}, σ = {np.round(fit.sigma, 3)}\n"
+                f"   ELBO {elbo:.4f} (q = prior: {elbo_prior:.4f}; log p(x) = {self.log_evidence:.4f})\n"
+                f"   log p(x) − ELBO = {gap:.5f}   KL(q ‖ posterior) on the grid = {kl:.5f}   "
+                f"difference {abs(gap - kl):.1e}   ELBO ≤ log p(x): {elbo <= self.log_evidence}")
+
+
+def fit_from_starts(model: ToyModel, x, grid: GridPosterior, starts: dict, **fit) -> FitsFromStarts:
+    """Fit ``q`` by :func:`fit_gaussian_q` from each of ``starts`` (``{name: initial μ}``)
+    and measure each fit exactly (:class:`FitsFromStarts`).
+
+    ``fit`` is passed on to :func:`fit_gaussian_q` (steps, n_samples, lr, seed).
     """
     fits, elbo, kl, gap = {}, {}, {}, {}
     for name, init in starts.items():
@@ -274,7 +316,7 @@ def fit_from_starts(model: ToyModel, x, grid: GridPosterior, starts: dict, **fit
         elbo[name] = elbo_quadrature(model, x, fits[name].mu, fits[name].logvar).item()
         kl[name] = grid.kl_from(fits[name].mu, fits[name].logvar)
         gap[name] = grid.log_evidence - elbo[name]
-    return fits, elbo, kl, gap
+    return FitsFromStarts(fits, elbo, kl, gap, grid.log_evidence)
 
 
 def gradient_estimates(model: ToyModel, x, mu, logvar, method: str, n_samples: int,
@@ -343,3 +385,26 @@ def gradient_estimator_stats(model: ToyModel, x, mu, logvar, exact_gradient, sam
             stats[method, S] = {"mean": g.mean(axis=0), "variance": g.var(axis=0, ddof=1).sum(),
                                 "z": np.abs(g.mean(axis=0) - exact_gradient) / standard_error}
     return stats
+
+
+def estimator_variances(stats: dict, sample_sizes, method: str) -> np.ndarray:
+    """The total variance of ``method``'s estimates at each S of ``sample_sizes``, from
+    :func:`gradient_estimator_stats`."""
+    try:
+        return np.array([stats[method, S]["variance"] for S in sample_sizes])
+    except KeyError as missing:
+        raise ValueError(f"no statistics for {missing}; compute them with gradient_estimator_stats "
+                         "for these sample sizes.") from None
+
+
+def estimator_table(stats: dict, sample_sizes) -> str:
+    """A text table of :func:`gradient_estimator_stats`: per S and method, the mean estimate,
+    its largest distance from the exact gradient in standard errors, and the total variance."""
+    lines = [f"{'S':>4} {'method':>8} {'mean of the estimates':>24} {'|mean − exact| / s.e.':>22} "
+             f"{'total variance':>15}"]
+    for S in sample_sizes:
+        for method in ("reparam", "score"):
+            s = stats[method, S]
+            lines.append(f"{S:4d} {method:>8} {str(np.round(s['mean'], 2)):>24} {s['z'].max():22.2f} "
+                         f"{s['variance']:15.2f}")
+    return "\n".join(lines)
