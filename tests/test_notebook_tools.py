@@ -25,6 +25,16 @@ def test_train_or_load_computes_once(tmp_path, monkeypatch, capsys):
     assert "Loaded the sweep" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("stale", [b"cvaecf.moved_away\nSweep\n.", b"\x80\x04\x95\x10"],
+                         ids=["a module that moved", "a file cut short"])
+def test_a_cache_this_version_cannot_read_is_recomputed_and_replaced(tmp_path, monkeypatch, capsys, stale):
+    monkeypatch.setenv("VAECF_SMOKE", "0")
+    (tmp_path / "r.pkl").write_bytes(stale)
+    assert notebook.train_or_load(tmp_path / "r.pkl", lambda: {"value": 4}, "sweep") == {"value": 4}
+    assert "cannot be read by this version of vaecf" in capsys.readouterr().out
+    assert notebook.train_or_load(tmp_path / "r.pkl", lambda: {"value": 5}, "sweep") == {"value": 4}
+
+
 def test_smoke_runs_never_touch_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("VAECF_SMOKE", "1")
     notebook.train_or_load(tmp_path / "r.pkl", lambda: 1)

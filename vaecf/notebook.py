@@ -251,16 +251,23 @@ def train_or_load(path: str | os.PathLike, compute: Callable[[], object], what: 
     """Load ``path`` if an earlier run saved it, else ``compute()`` and save it there.
 
     Says which it did, so a reader knows whether they are looking at a fresh run.
-    Smoke runs never read or write the cache.
+    Smoke runs never read or write the cache. A saved file this version of the package
+    cannot read (written before a module it refers to moved, or cut short) is said to be
+    stale, recomputed and replaced.
     """
     path = Path(path)
     if smoke():
         return compute()
     if path.exists():
-        with open(path, "rb") as handle:
-            value = pickle.load(handle)
-        print(f"Loaded the {what} saved at {path} (delete the file to recompute it).")
-        return value
+        try:
+            with open(path, "rb") as handle:
+                value = pickle.load(handle)
+        except (ImportError, AttributeError, EOFError, pickle.UnpicklingError) as error:
+            print(f"The {what} saved at {path} cannot be read by this version of vaecf "
+                  f"({type(error).__name__}: {error}); recomputing them and replacing the file.")
+        else:
+            print(f"Loaded the {what} saved at {path} (delete the file to recompute it).")
+            return value
     value = compute()
     atomic_write(path, lambda handle: pickle.dump(value, handle))
     print(f"Saved the {what} to {path}; the next run loads it instead of recomputing.")
