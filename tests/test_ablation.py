@@ -43,6 +43,7 @@ def test_run_ablation_scores_every_variant_on_the_same_test_users():
     step = result.steps()[0]
     assert step.n == split.test_users.size
     assert np.isfinite(step.difference) and result.runs["+ encoder"]["epochs_run"] == 1
+    assert result.runs["+ encoder"]["seconds"] > 0
 
 
 def test_the_ablation_table_gives_each_step_against_the_row_above():
@@ -51,12 +52,13 @@ def test_the_ablation_table_gives_each_step_against_the_row_above():
                                  ("c", [0.2, 0.4, 0.6], 9)):
         result.per_user[name] = np.asarray(values)
         result.validation[name] = sum(values) / 3
-        result.runs[name] = {"epochs_run": epochs}
+        result.runs[name] = {"epochs_run": epochs, "best_epoch": epochs - 2, "seconds": 1.5}
     table = result.table()
     assert list(table.index) == ["a", "b", "c"]
     assert np.isnan(table.loc["a", "step"])
     # b − a = (0.1, 0.2, 0): mean 0.1, s.d. 0.1, s.e. 0.1 / √3
     assert table.loc["b", "step"] == 0.1
     assert table.loc["b", "± s.e."] == round(0.1 / np.sqrt(3), 4)
-    assert table.loc["c", "step"] == 0.1 and table.loc["c", "epochs"] == 9
+    assert table.loc["c", "step"] == 0.1 and table.loc["c", "epochs run"] == 9
+    assert table.loc["c", "best epoch"] == 7 and table.loc["c", "seconds"] == 1.5
     assert table.loc["b", "test NDCG@100"] == 0.3

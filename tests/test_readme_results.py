@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from vaecf.experiments.comparison import compare_results
+from vaecf.experiments.comparison import BEATS_SIGMAS, compare_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,3 +49,14 @@ def test_tuning_moved_wmf_and_mult_dae_by_less_than_a_standard_error_and_wmf_bea
         assert 0 < gain < tuned["models"][model]["test_stderr"]["ndcg@100"], model
     for autoencoder in ("AE", "Mult-DAE", "Mult-VAE", "RecVAE"):
         assert compare_results(tuned, "WMF", autoencoder).beats(), autoencoder
+
+
+@pytest.mark.parametrize("a, b, verdict", [("WMF", "Mult-DAE", "beats"), ("WMF", "Mult-VAE", "beats"),
+                                           ("EASE", "Mult-VAE", "beats"), ("EASE", "Mult-DAE", "level"),
+                                           ("Mult-DAE", "Mult-VAE", "beats")])
+def test_the_verdicts_on_the_fixed_settings_table(a, b, verdict):
+    """"WMF beats both autoencoders, EASE beats Mult-VAE and is level with Mult-DAE, and
+    Mult-DAE beats Mult-VAE" (the README, under its ML-1M table)."""
+    results = json.loads((ROOT / "docs" / "ml-1m" / "results.json").read_text())
+    difference = compare_results(results, a, b)
+    assert difference.beats() if verdict == "beats" else not (difference.beats() or -difference.z > BEATS_SIGMAS)

@@ -71,15 +71,18 @@ class Ablation:
         return [self.versus(b, a) for a, b in zip(names[:-1], names[1:])]
 
     def table(self) -> pd.DataFrame:
-        """One row per variant, in the order run: validation and test NDCG@100, epochs run,
-        and the step from the row above (paired difference, its standard error, and how
+        """One row per variant, in the order run: validation and test NDCG@100, the epoch
+        of the best validation score and the epochs run, the training seconds, and the step
+        from the row above (paired difference in test NDCG@100, its standard error, and how
         many standard errors it is); the first row has no step."""
         steps = {step.a: step for step in self.steps()}
         rows = {}
         for name, values in self.per_user.items():
             step = steps.get(name)
             rows[name] = {"valid NDCG@100": self.validation[name], "test NDCG@100": float(values.mean()),
-                          "epochs": self.runs[name]["epochs_run"],
+                          "best epoch": self.runs[name]["best_epoch"],
+                          "epochs run": self.runs[name]["epochs_run"],
+                          "seconds": self.runs[name]["seconds"],
                           "step": step.difference if step else math.nan,
                           "± s.e.": step.stderr if step else math.nan,
                           "step / s.e.": step.z if step else math.nan}
@@ -107,5 +110,5 @@ def run_ablation(split: Split, variants: dict, config: TrainConfig | None = None
         result.switches[name] = dict(switches)
         result.per_user[name] = np.asarray(values)
         result.validation[name] = run.best_score
-        result.runs[name] = run.summary()
+        result.runs[name] = {**run.summary(), "seconds": run.seconds}
     return result
