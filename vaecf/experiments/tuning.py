@@ -145,8 +145,7 @@ def tune_baseline(model: str, split: Split, grid: dict | None = None, settings: 
         fixed["seed"] = seed
 
     def fit_setting(setting):
-        fitted = build(**{**fixed, **setting}, device=device)
-        fitted = fitted.fit(split.train, progress=False) if model == "WMF" else fitted.fit(split.train)
+        fitted = build(**{**fixed, **setting}, device=device).fit(split.train)
         return fitted, validation_ndcg(fitted.score, split)
 
     return grid_search(model, grid, fit_setting, progress=progress)

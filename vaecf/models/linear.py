@@ -109,11 +109,13 @@ class WMF:
         # Σ_{i∈I_u} v_i for every row at once: the right-hand side, up to (1 + α).
         rhs = (1.0 + self.alpha) * torch.sparse.mm(
             csr_to_torch(clicks, fixed.device).to(fixed.dtype), fixed)
-        # V A⁻¹, A = VᵀV + λI: the rows W of the Woodbury solve (A is symmetric)
-        inverse_rows = torch.cholesky_solve(fixed.T, torch.linalg.cholesky(gram)).T
         result = torch.empty(clicks.shape[0], k, dtype=fixed.dtype, device=fixed.device)
         order = np.argsort(counts, kind="stable")  # similar click counts share a batch
         sorted_counts = np.maximum(counts[order], 1)
+        # V A⁻¹, A = VᵀV + λI: the rows W of the Woodbury solve (A is symmetric), needed
+        # only when the batch of the fewest clicks has fewer than k
+        inverse_rows = (torch.cholesky_solve(fixed.T, torch.linalg.cholesky(gram)).T
+                        if sorted_counts.size and sorted_counts[0] < k else None)
         start = 0
         while start < order.size:
             # the largest batch whose padded tensors (rows × (clicks + k) × k) fit the budget
