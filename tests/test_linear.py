@@ -49,6 +49,16 @@ def test_als_objective_never_increases_and_matches_direct_formula():
     assert losses[-1] == pytest.approx(direct, rel=1e-4)
 
 
+def test_objective_is_the_same_in_chunks_and_the_cpu_budget_is_cache_sized():
+    x = _clicks(seed=3)
+    whole = WMF(n_factors=5, l2=0.1, alpha=4.0, iterations=2).fit(x)
+    assert whole.batch_elements == 1_000_000  # the CPU default; a GPU gets 20,000,000
+    clicked = tuple(torch.from_numpy(a.astype(np.int64)) for a in x.tocoo().nonzero())
+    tiny = WMF(n_factors=5, l2=0.1, alpha=4.0, batch_elements=7)  # 1 click a chunk
+    assert tiny._objective(clicked, whole.user_factors, whole.item_factors) == pytest.approx(
+        whole.loss_history[-1], rel=1e-6)
+
+
 def test_fold_in_is_the_closed_form_solve_with_items_fixed():
     x = _clicks(seed=4)
     model = WMF(n_factors=4, l2=2.0, alpha=3.0, iterations=2).fit(x[5:])
