@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
 
 from conftest import click_batch
 from vaecf.models import MultDAE, MultVAE, Popularity, kl_to_standard_normal, reparameterise
@@ -52,6 +53,32 @@ def test_sparse_input_layer_gradients_equal_the_dense_product():
     torch.testing.assert_close(sparse_grads, [layer.weight.grad, layer.bias.grad])
     torch.testing.assert_close(layer.weight.grad, dense.t() @ upstream)  # ∂/∂W of x W + b
     assert sparse_grads[0][dense.sum(0) == 0].abs().max() == 0  # unclicked items untouched
+
+
+def test_sparse_input_layer_backward_matches_pytorchs_embedding_bag():
+    """The layer's own weight gradient (a second embedding bag over the clicks sorted by
+    item) equals PyTorch's embedding-bag backward, including for items clicked by many
+    users and a batch whose size is not a round number; the gradient of the click values
+    is checked against finite differences."""
+    rng = np.random.default_rng(4)
+    dense = (rng.random((37, 60)) < np.linspace(0.9, 0.02, 60)).astype(np.float32)
+    x = csr_to_torch(sp.csr_matrix(dense * rng.random(dense.shape).astype(np.float32)))
+    rows, items = x.indices()
+    per_user = torch.bincount(rows, minlength=x.shape[0])
+    offsets = torch.cumsum(per_user, 0) - per_user
+    weight = torch.randn(60, 9, requires_grad=True)
+    upstream = torch.randn(37, 9)
+    F.embedding_bag(items, weight, offsets, mode="sum", per_sample_weights=x.values()).backward(upstream)
+    want, weight.grad = weight.grad, None
+    layer = SparseInputLinear(60, 9)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+    (layer(x) * upstream).sum().backward()
+    torch.testing.assert_close(layer.weight.grad, want, rtol=1e-6, atol=1e-6)
+    values = x.values().double().requires_grad_()
+    layer64 = SparseInputLinear(60, 9).double()
+    torch.autograd.gradcheck(lambda v: layer64(torch.sparse_coo_tensor(
+        x.indices(), v, x.shape, is_coalesced=True)), (values,))
 
 
 def test_input_layer_is_initialised_like_the_other_layers():

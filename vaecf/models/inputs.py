@@ -117,6 +117,39 @@ class RowShard:
                                        is_coalesced=True, check_invariants=False)
 
 
+class _SumOfClickedRows(torch.autograd.Function):
+    """h_u = Σ_{i ∈ I_u} x_ui W_i for every user of a batch (an embedding bag), with the
+    weight's gradient computed by another embedding bag.
+
+    ∂L/∂W_i = Σ_{u : i ∈ I_u} x_ui ∂L/∂h_u is the same kind of sum, over the *users* who
+    clicked item i, of rows of the output's gradient: the clicks sorted by item give each
+    item its bag, and the fast forward kernel adds them up. PyTorch's own backward of an
+    embedding bag sorts the clicks by the same sort, so its sums run in the same order and
+    give the same numbers, but it is several times slower on the CPU (at ML-20M's size, 24
+    against 5 ms a batch: a tenth of the epoch).
+    """
+
+    @staticmethod
+    def forward(ctx, weight, rows, items, values, offsets):
+        ctx.save_for_backward(weight, rows, items, values)
+        return F.embedding_bag(items, weight, offsets, mode="sum", per_sample_weights=values)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        weight, rows, items, values = ctx.saved_tensors
+        grad_weight = grad_values = None
+        if ctx.needs_input_grad[0]:
+            by_item = torch.sort(items).indices
+            users_per_item = torch.bincount(items, minlength=weight.shape[0])
+            grad_weight = F.embedding_bag(
+                rows[by_item], grad, torch.cumsum(users_per_item, 0) - users_per_item,
+                mode="sum", per_sample_weights=values[by_item].to(grad.dtype)).to(weight.dtype)
+        if ctx.needs_input_grad[3]:  # ∂L/∂x_ui = W_i · ∂L/∂h_u
+            grad_values = (grad[rows] * weight[items].to(grad.dtype)).sum(-1).to(values.dtype)
+        return grad_weight, None, None, grad_values, None
+
+
 class SparseInputLinear(nn.Module):
     """The encoder's first layer, ``h = x W + b``, for a batch of clicks that stays sparse.
 
@@ -141,8 +174,8 @@ class SparseInputLinear(nn.Module):
         rows, items = x.indices()
         per_user = torch.bincount(rows, minlength=x.shape[0])
         offsets = torch.cumsum(per_user, 0) - per_user
-        return F.embedding_bag(items, self.weight, offsets, mode="sum",
-                               per_sample_weights=x.values().to(self.weight.dtype)) + self.bias
+        return _SumOfClickedRows.apply(self.weight, rows, items, x.values().to(self.weight.dtype),
+                                       offsets) + self.bias
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}"
