@@ -6,6 +6,7 @@ import torch
 from vaecf.data import make_synthetic, paper_split
 from vaecf.metrics import evaluate
 from vaecf.models import EASE, WMF, Popularity
+from vaecf.models.inputs import csr_to_torch
 
 
 def _clicks(n_users=40, n_items=25, density=0.2, seed=0):
@@ -53,7 +54,7 @@ def test_objective_is_the_same_in_chunks_and_the_cpu_budget_is_cache_sized():
     x = _clicks(seed=3)
     whole = WMF(n_factors=5, l2=0.1, alpha=4.0, iterations=2).fit(x)
     assert whole.batch_elements == 1_000_000  # the CPU default; a GPU gets 20,000,000
-    clicked = tuple(torch.from_numpy(a.astype(np.int64)) for a in x.tocoo().nonzero())
+    clicked = csr_to_torch(x).indices()
     tiny = WMF(n_factors=5, l2=0.1, alpha=4.0, batch_elements=7)  # 1 click a chunk
     assert tiny._objective(clicked, whole.user_factors, whole.item_factors) == pytest.approx(
         whole.loss_history[-1], rel=1e-6)

@@ -178,9 +178,7 @@ class WMF:
         items = (scale * torch.randn(train.shape[1], self.n_factors, generator=generator,
                                      dtype=torch.float32)).to(self.device)
         self.loss_history = []
-        coo = binary.tocoo()
-        clicked = (torch.from_numpy(coo.row.astype(np.int64)).to(self.device),
-                   torch.from_numpy(coo.col.astype(np.int64)).to(self.device))
+        clicked = csr_to_torch(binary, self.device).indices()  # 2 × clicks: rows, then columns
         for _ in tqdm(range(self.iterations), desc="WMF (ALS)", disable=not progress):
             users = self.solve(binary, items)
             items = self.solve(by_item, users)
@@ -188,12 +186,11 @@ class WMF:
         self.item_factors, self.user_factors = items, users
         return self
 
-    def _objective(self, clicked: tuple[torch.Tensor, torch.Tensor], users: torch.Tensor,
-                   items: torch.Tensor) -> float:
+    def _objective(self, clicked: torch.Tensor, users: torch.Tensor, items: torch.Tensor) -> float:
         """Hu et al.'s eq. (3), computed without forming the users × items matrix.
 
-        ``clicked`` holds the row and column indices of the clicks; their predictions are
-        computed a budget's worth of clicks at a time.
+        ``clicked`` holds the clicks' row and column indices (2 × clicks); their predictions
+        are computed a budget's worth of clicks at a time.
         """
         rows, cols = clicked
         # Σ over all cells of (u·v)², then correct the clicked cells.
