@@ -134,6 +134,35 @@ def test_an_epoch_is_three_encoder_passes_then_one_decoder_pass_then_the_prior_m
     assert phases == ["joint"]
 
 
+def test_a_decoder_pass_leaves_out_the_kl_term_and_the_decoder_gets_the_same_gradient(monkeypatch):
+    x = csr_to_torch(_clicks())
+    torch.manual_seed(0)
+    model = RecVAE(30, hidden=16, latent_dim=4, n_layers=2).train()
+    model.start_phase("decoder")
+
+    def gradients(loss_terms):
+        model.zero_grad(set_to_none=True)
+        loss_terms["loss"].backward()
+        return [p.grad.clone() for p in model.decoder.parameters()]
+
+    torch.manual_seed(1)
+    logits, mu, logvar, z = model(x)
+    kl = model.kl_terms(x, mu, logvar, z)
+    with_kl = {"loss": -model.likelihood(logits, x).mean() + (model.kl_weights(x, 0.0) * kl).mean()}
+    assert kl.abs().sum() > 0
+    expected = gradients(with_kl)
+
+    calls = []
+    monkeypatch.setattr(model, "_encode_with", lambda encoder, h, real=model._encode_with:
+                        calls.append(encoder is model.prior_encoder) or real(encoder, h))
+    torch.manual_seed(1)
+    terms = model.loss(x)
+    assert calls == [False]  # only the trained encoder ran, not the previous epoch's
+    assert terms["kl"].item() == 0 and terms["loss"].item() == terms["nll"].item()
+    for ours, theirs in zip(gradients(terms), expected):
+        assert torch.equal(ours, theirs)
+
+
 def test_no_input_dropout_while_the_decoder_learns():
     model = RecVAE(30, hidden=16, latent_dim=4).train()
     x = csr_to_torch(_clicks())

@@ -194,12 +194,18 @@ class RecVAE(AutoencoderRecommender):
         return self.gamma * clicks
 
     def loss(self, x: torch.Tensor, beta: float = 0.0) -> dict:
-        """−(E_q[log p(x|z)] − β'_u KL_u), mean over users (RecVAE eq. 9 with idea 2's β')."""
+        """−(E_q[log p(x|z)] − β'_u KL_u), mean over users (RecVAE eq. 9 with idea 2's β').
+
+        In a decoder pass the KL term is left out (``loss`` is the reconstruction term and
+        ``kl`` is reported as 0): it does not depend on the decoder, so the decoder's
+        gradient is the same without it, and the previous epoch's encoder need not run.
+        """
         logits, mu, logvar, z = (t.float() for t in self(x))
-        log_likelihood = self.likelihood(logits, x)
+        nll = -self.likelihood(logits, x).mean()
+        if self.phase == "decoder":
+            return {"loss": nll, "nll": nll, "kl": torch.zeros_like(nll)}
         kl = self.kl_terms(x, mu, logvar, z)
         weighted = (self.kl_weights(x, beta) * kl).mean()
-        nll = -log_likelihood.mean()
         return {"loss": nll + weighted, "nll": nll, "kl": kl.mean()}
 
     def training_phases(self) -> list[tuple[str, int]]:
