@@ -15,7 +15,7 @@ import torch
 import vaecf.train as train_module
 from vaecf.data import make_synthetic, paper_split
 from vaecf.metrics import evaluate
-from vaecf.models import MultDAE, MultVAE
+from vaecf.models import MultDAE, MultVAE, RecVAE
 from vaecf.train import CheckpointMismatch, TrainConfig, TrainingDiverged, fit
 
 EPOCHS, BATCH = 5, 40
@@ -101,6 +101,39 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(split, uninterrupted, 
     for name in reference_metrics:
         np.testing.assert_array_equal(metrics[name], reference_metrics[name])
     assert torch.load(checkpoint, weights_only=False)["epoch"] == EPOCHS
+
+
+def test_an_interrupted_recvae_run_resumes_to_the_same_weights(split, tmp_path, monkeypatch):
+    """RecVAE's alternating epochs (three encoder passes reading a table of the previous
+    epoch's prior, then a decoder pass): the table is rebuilt from the checkpointed weights,
+    so the resumed run is the uninterrupted one to the last bit."""
+    def new_recvae(seed=0):
+        torch.manual_seed(seed)
+        return RecVAE(split.n_items, hidden=16, latent_dim=4, n_layers=2)
+
+    config = TrainConfig(epochs=3, batch_size=BATCH, eval_k=20, seed=5)
+    reference = new_recvae()
+    fit(reference, split, config, progress=False)
+
+    checkpoint = tmp_path / "run.pt"
+    real, calls = train_module.csr_to_torch, {"n": 0}
+    passes = 4  # three encoder passes and one decoder pass an epoch
+
+    def convert(*args, **kwargs):  # dies in epoch 2's second encoder pass
+        calls["n"] += 1
+        if calls["n"] == (passes + 1) * n_batches(split) + 2:
+            raise KeyboardInterrupt("simulated crash")
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "csr_to_torch", convert)
+        with pytest.raises(KeyboardInterrupt):
+            fit(new_recvae(), split, config, checkpoint=checkpoint, progress=False)
+    assert torch.load(checkpoint, weights_only=False)["epoch"] == 1
+    resumed = new_recvae(seed=123)
+    fit(resumed, split, config, checkpoint=checkpoint, resume=True, progress=False)
+    for name, tensor in reference.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], tensor), name
 
 
 def test_resuming_a_finished_run_trains_no_more(split, uninterrupted, tmp_path):

@@ -9,7 +9,7 @@ from scipy.stats import multivariate_normal
 from vaecf.data import load_dataset, paper_split
 from vaecf.models import RecVAE
 from vaecf.models.gaussian import kl_to_standard_normal, reparameterise
-from vaecf.models.inputs import csr_to_torch
+from vaecf.models.inputs import csr_to_torch, normalise_rows
 from vaecf.models.recvae import PRIOR_WEIGHTS, WIDE_LOGVAR, composite_prior_log_density, composite_prior_on_a_line
 from vaecf.train import TrainConfig, _train_phases, fit, make_optimiser, train_epoch
 
@@ -161,6 +161,56 @@ def test_a_decoder_pass_leaves_out_the_kl_term_and_the_decoder_gets_the_same_gra
     assert terms["kl"].item() == 0 and terms["loss"].item() == terms["nll"].item()
     for ours, theirs in zip(gradients(terms), expected):
         assert torch.equal(ours, theirs)
+
+
+def test_the_encoder_passes_read_the_previous_epochs_prior_from_a_table(monkeypatch):
+    clicks = _clicks(n_users=23)
+    x = csr_to_torch(clicks)
+    torch.manual_seed(0)
+    model = RecVAE(30, hidden=16, latent_dim=4, n_layers=2).train()
+    model.start_phase("encoder")
+    model.remember_prior(clicks, batch_size=5)
+    on_the_fly = torch.cat(model._encode_with(model.prior_encoder, normalise_rows(x)), dim=1)
+    torch.testing.assert_close(model._prior_table, on_the_fly, rtol=1e-6, atol=1e-6)
+
+    torch.manual_seed(1)
+    from_scratch = model.loss(x)["kl"]
+    calls = []
+    monkeypatch.setattr(model, "_encode_with", lambda encoder, h, real=model._encode_with:
+                        calls.append(encoder is model.prior_encoder) or real(encoder, h))
+    torch.manual_seed(1)
+    users = np.arange(23)
+    from_table = model.loss(x, users=users)["kl"]
+    assert calls == [False]  # the previous epoch's encoder did not run
+    torch.testing.assert_close(from_table, from_scratch, rtol=1e-5, atol=1e-5)
+    some = np.random.default_rng(0).permutation(23)[:9]  # a batch of users in any order
+    batch = csr_to_torch(clicks[some])
+    mu, logvar = model._encode_with(model.encoder, normalise_rows(batch))
+    z = torch.randn(9, 4)
+    torch.testing.assert_close(model.kl_terms(batch, mu, logvar, z, users=some),
+                               model.kl_terms(batch, mu, logvar, z), rtol=1e-5, atol=1e-5)
+
+    model.end_epoch()
+    assert model._prior_table is None  # the prior moved: the table is stale
+    for phase, switches in (("decoder", {}), ("joint", {}), ("encoder", {"composite_prior": False})):
+        other = RecVAE(30, hidden=16, latent_dim=4, n_layers=2, **switches)
+        other.start_phase(phase)
+        other.remember_prior(clicks)
+        assert other._prior_table is None, (phase, switches)
+
+
+def test_a_training_epoch_builds_the_table_once_before_the_encoder_passes(monkeypatch):
+    clicks = _clicks()
+    torch.manual_seed(0)
+    model = RecVAE(30, hidden=16, latent_dim=4, n_layers=2).train()
+    prior_runs, real = [], model._encode_with
+    monkeypatch.setattr(model, "_encode_with", lambda encoder, h:
+                        (prior_runs.append(h.shape[0]) if encoder is model.prior_encoder else None)
+                        or real(encoder, h))
+    _train_phases(model, clicks, make_optimiser(model, 1e-2), np.random.default_rng(0),
+                  TrainConfig(epochs=1, batch_size=5), 0, 10, 1)
+    assert prior_runs == [5, 5, 2]  # the 12 users once, in the training batch size
+    assert model._prior_table is None
 
 
 def test_no_input_dropout_while_the_decoder_learns():

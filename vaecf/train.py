@@ -288,14 +288,22 @@ def _copy_state(state: dict, into: dict | None = None) -> dict:
     return into
 
 
+def _precision(device: torch.device, config: TrainConfig):
+    """The autocast context of ``config.precision``: bfloat16 products, or none."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+
+
 def train_epoch(model: AutoencoderRecommender, train, optimiser: torch.optim.Optimizer,
                 order: np.ndarray, config: TrainConfig, step: int = 0,
                 anneal_steps: int | None = None, epoch: int = 1,
-                cluster: Cluster | None = None, objective=None) -> tuple[dict, int]:
+                cluster: Cluster | None = None, objective=None,
+                by_user: bool = False) -> tuple[dict, int]:
     """One pass over the training users in ``order``: one Adam step per batch of users.
 
     β follows the annealing schedule (``beta_at``) from optimiser step ``step`` on. The
     batch is sliced from the CSR matrix ``train`` and stays sparse into the encoder.
+    ``by_user``: the loss is also given the batch's rows of ``train`` (``users=``), for a
+    model that keeps something per user (RecVAE's table of the previous epoch's prior).
 
     In a data-parallel run (``cluster``, with ``objective`` the model's loss wrapped by
     :meth:`vaecf.distributed.Objective.parallel`) this process computes its shard of each
@@ -321,9 +329,11 @@ def train_epoch(model: AutoencoderRecommender, train, optimiser: torch.optim.Opt
         else:
             shard, users = cluster.shard(len(rows))
             weight = users * cluster.world_size / len(rows)
-        with torch.autocast(device.type, dtype=torch.bfloat16,
-                            enabled=config.precision == "bf16"):
-            terms = model.loss(x, beta) if cluster is None else objective(x, beta, shard)
+        with _precision(device, config):
+            if cluster is not None:
+                terms = objective(x, beta, shard)
+            else:
+                terms = model.loss(x, beta, users=rows) if by_user else model.loss(x, beta)
         if cluster is None and not torch.isfinite(terms["loss"]):
             raise TrainingDiverged(
                 f"The loss became {terms['loss'].item()} at epoch {epoch}, batch "
@@ -346,7 +356,9 @@ def _train_phases(model, train, optimiser, rng, config, step, anneal_steps, epoc
                   cluster=None, objective=None):
     """One epoch: one pass over the users in a fresh random order, or, for a model with
     ``training_phases()`` (RecVAE's alternating updates), each phase's passes with only
-    that phase's parameters learning, then the model's ``end_epoch()``.
+    that phase's parameters learning, then the model's ``end_epoch()``. Before a phase's
+    passes the model's ``remember_prior(train)`` may tabulate what stays fixed through them;
+    its loss is given each batch's users.
 
     Returns the loss sums of the last pass that trained the encoder (it carries the KL
     term) and the step count.
@@ -357,9 +369,11 @@ def _train_phases(model, train, optimiser, rng, config, step, anneal_steps, epoc
     recorded = None
     for phase, passes in model.training_phases():
         model.start_phase(phase)
+        with _precision(model.device, config):
+            model.remember_prior(train, config.batch_size)
         for _ in range(passes):
             sums, step = train_epoch(model, train, optimiser, rng.permutation(train.shape[0]),
-                                     config, step, anneal_steps, epoch)
+                                     config, step, anneal_steps, epoch, by_user=True)
             if phase != "decoder":
                 recorded = sums
     model.end_epoch()

@@ -21,7 +21,9 @@ at a time.
    ``encoder_passes`` passes over the users with the decoder fixed (input dropout on),
    then the decoder for one pass with the encoder fixed and no input dropout; after the
    epoch the prior's q_φold takes the encoder's weights. Off: one joint pass per epoch
-   (the prior's copy is still refreshed every epoch).
+   (the prior's copy is still refreshed every epoch). Since q_φold stays fixed for the
+   whole epoch, the encoder passes read each user's prior from a table computed once
+   before them (:meth:`RecVAE.remember_prior`) instead of running q_φold in every pass.
 4. **The encoder** (§3.2): five dense layers of 600 units, each followed by swish and
    layer normalisation, each layer's input the previous layer's output plus the outputs of
    all layers before it (dense skip connections); a linear layer to μ and log σ². Off:
@@ -41,7 +43,7 @@ import torch.nn.functional as F
 
 from .autoencoders import AutoencoderRecommender, _check_dims, _mlp, _run
 from .gaussian import kl_to_standard_normal, reparameterise
-from .inputs import SparseInputLinear, normalise_rows, sparse_dropout
+from .inputs import SparseInputLinear, csr_to_torch, normalise_rows, sparse_dropout
 
 __all__ = ["RecVAE", "composite_prior_log_density", "composite_prior_on_a_line",
            "gaussian_log_density", "PRIOR_WEIGHTS", "WIDE_LOGVAR"]
@@ -149,6 +151,7 @@ class RecVAE(AutoencoderRecommender):
         self._init_weights()
         self.prior_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
         self.phase = "joint"
+        self._prior_table = None
 
     def _encode_with(self, encoder: nn.ModuleDict, x: torch.Tensor):
         if self.encoder_kind == "dense":
@@ -177,14 +180,42 @@ class RecVAE(AutoencoderRecommender):
         z = reparameterise(mu, logvar) if self.training else mu
         return self.decode(z), mu, logvar, z
 
-    def kl_terms(self, x: torch.Tensor, mu, logvar, z) -> torch.Tensor:
+    def kl_terms(self, x: torch.Tensor, mu, logvar, z, users=None) -> torch.Tensor:
         """Each user's KL(q_φ(z|x) ‖ prior): a one-sample estimate under the composite
-        prior, the closed form under the standard normal."""
+        prior, the closed form under the standard normal. ``users`` (the rows of ``x`` in
+        the training matrix) let the prior be read from :meth:`remember_prior`'s table."""
         if not self.composite_prior:
             return kl_to_standard_normal(mu, logvar)
-        with torch.no_grad():
-            old_mu, old_logvar = self._encode_with(self.prior_encoder, normalise_rows(x))
+        if users is not None and self._prior_table is not None:
+            old = self._prior_table[torch.as_tensor(users, device=self._prior_table.device)]
+            old_mu, old_logvar = old[:, : self.latent_dim], old[:, self.latent_dim:]
+        else:
+            with torch.no_grad():
+                old_mu, old_logvar = self._encode_with(self.prior_encoder, normalise_rows(x))
         return gaussian_log_density(z, mu, logvar) - composite_prior_log_density(z, old_mu, old_logvar)
+
+    @torch.no_grad()
+    def remember_prior(self, train, batch_size: int = 500) -> None:
+        """Before a phase's passes over ``train`` (CSR, users × items): in an encoder phase
+        under the composite prior, q_φold's μ and log σ² for every user, so that the
+        ``encoder_passes`` passes read them (``loss(x, users=rows)``) instead of running
+        the previous epoch's encoder once per pass. The table is computed in batches of
+        ``batch_size`` users in row order, so it depends only on the weights and the
+        data: a run resumed from a checkpoint computes the same one. ``end_epoch``
+        forgets it; in any other phase there is none (a joint pass sees each user once,
+        so a table would save nothing, and a decoder pass needs no prior).
+
+        Memory: 2 × latent_dim numbers per user (ML-20M: about 0.2 GB in float32).
+        """
+        self._prior_table = None
+        if self.phase != "encoder" or not self.composite_prior:
+            return
+        for start in range(0, train.shape[0], batch_size):
+            x = csr_to_torch(train[start:start + batch_size], self.device)
+            code = torch.cat(self._encode_with(self.prior_encoder, normalise_rows(x)), dim=1)
+            if self._prior_table is None:
+                self._prior_table = code.new_empty((train.shape[0], code.shape[1]))
+            self._prior_table[start:start + batch_size] = code
 
     def kl_weights(self, x: torch.Tensor, beta: float) -> torch.Tensor | float:
         """β' = γ |x_u| per user (idea 2), or the schedule's β for all."""
@@ -193,10 +224,11 @@ class RecVAE(AutoencoderRecommender):
         clicks = torch.sparse.sum(x, dim=1).to_dense() if x.is_sparse else x.sum(dim=1)
         return self.gamma * clicks
 
-    def loss(self, x: torch.Tensor, beta: float = 0.0) -> dict:
+    def loss(self, x: torch.Tensor, beta: float = 0.0, users=None) -> dict:
         """−(E_q[log p(x|z)] − β'_u KL_u), mean over users (RecVAE eq. 9 with idea 2's β').
 
-        In a decoder pass the KL term is left out (``loss`` is the reconstruction term and
+        ``users``: the rows of ``x`` in the training matrix, to read their prior from
+        :meth:`remember_prior`'s table when there is one. In a decoder pass the KL term is left out (``loss`` is the reconstruction term and
         ``kl`` is reported as 0): it does not depend on the decoder, so the decoder's
         gradient is the same without it, and the previous epoch's encoder need not run.
         """
@@ -204,7 +236,7 @@ class RecVAE(AutoencoderRecommender):
         nll = -self.likelihood(logits, x).mean()
         if self.phase == "decoder":
             return {"loss": nll, "nll": nll, "kl": torch.zeros_like(nll)}
-        kl = self.kl_terms(x, mu, logvar, z)
+        kl = self.kl_terms(x, mu, logvar, z, users)
         weighted = (self.kl_weights(x, beta) * kl).mean()
         return {"loss": nll + weighted, "nll": nll, "kl": kl.mean()}
 
@@ -223,8 +255,10 @@ class RecVAE(AutoencoderRecommender):
         self.decoder.requires_grad_(phase != "encoder")
 
     def end_epoch(self) -> None:
-        """The prior's q_φold takes the encoder's current weights; both parts learn again."""
+        """The prior's q_φold takes the encoder's current weights (the table of the old
+        prior is dropped); both parts learn again."""
         self.prior_encoder.load_state_dict(self.encoder.state_dict())
+        self._prior_table = None
         self.start_phase("joint")
 
     def config(self) -> dict:
