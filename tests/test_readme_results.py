@@ -40,6 +40,15 @@ def test_the_paired_differences_the_readme_states_are_the_committed_ones(a, b, s
     assert re.search(re.escape(stated), (ROOT / "README.md").read_text(encoding="utf-8"))
 
 
+def test_recvae_at_its_defaults_is_level_with_the_tuned_mult_dae_as_the_readme_states():
+    results = json.loads((ROOT / "docs" / "ml-1m-tuned" / "results.json").read_text())
+    difference = compare_results(results, "RecVAE", "Mult-DAE")
+    stated = f"{difference.difference:.3f} ± {difference.stderr:.3f}".replace("-", "−")
+    assert stated == "−0.004 ± 0.004"
+    assert not difference.beats() and -difference.z <= BEATS_SIGMAS
+    assert f"level with the tuned\nMult-DAE ({stated})" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
 def test_tuning_moved_wmf_and_mult_dae_by_less_than_a_standard_error_and_wmf_beats_every_autoencoder():
     tuned = json.loads((ROOT / "docs" / "ml-1m-tuned" / "results.json").read_text())
     fixed = json.loads((ROOT / "docs" / "ml-1m" / "results.json").read_text())

@@ -6,7 +6,7 @@ import pytest
 from vaecf.experiments.reproduce import prepare_data, run_models
 from vaecf.metrics import evaluate
 from vaecf.models import EASE
-from vaecf.experiments.tuning import GRIDS, check_grids, grid_points, grid_search, tune_baseline, tuned_test_ndcg, validation_ndcg
+from vaecf.experiments.tuning import GRIDS, check_grids, edge_note, edge_of_grid, grid_points, grid_search, tune_baseline, tuned_test_ndcg, validation_ndcg
 
 
 def test_grid_points_are_every_combination_in_order():
@@ -93,3 +93,15 @@ def test_tuned_test_ndcg_scores_the_chosen_setting_on_the_test_users():
     want = evaluate(ease.score, split.test_fold_in, split.test_target)["ndcg@100"]
     assert per_user.shape == (split.test_users.size,)
     np.testing.assert_allclose(per_user, want)
+
+
+def test_a_choice_at_either_end_of_its_grid_is_flagged_and_one_inside_or_alone_is_not():
+    grid = {"n_factors": (100, 200), "l2": (300.0, 30.0, 100.0), "alpha": (3.0, 10.0), "seed": (0,)}
+    assert edge_of_grid(grid, {"n_factors": 200, "l2": 100.0, "alpha": 3.0, "seed": 0}) == \
+        {"n_factors": "largest", "alpha": "smallest"}
+    assert edge_of_grid(grid, {"n_factors": 100, "l2": 30.0, "alpha": 10.0}) == \
+        {"n_factors": "smallest", "l2": "smallest", "alpha": "largest"}  # the grid's order does not matter
+    assert edge_of_grid({"l2": [50.0, 500.0, 2000.0]}, {"l2": 500.0}) == {}
+    assert edge_note(grid, {"n_factors": 200, "l2": 100.0, "alpha": 3.0}) == \
+        "; at the edge of its grid: n_factors the largest tried, alpha the smallest tried"
+    assert edge_note({"l2": [50.0, 500.0, 2000.0]}, {"l2": 500.0}) == ""

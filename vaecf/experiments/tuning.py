@@ -38,7 +38,7 @@ from ..data.protocol import Split
 from ..metrics import evaluate
 from ..models import EASE, WMF
 
-__all__ = ["GRIDS", "GridSearch", "grid_points", "grid_search", "validation_ndcg", "check_grids",
+__all__ = ["GRIDS", "GridSearch", "edge_note", "edge_of_grid", "grid_points", "grid_search", "validation_ndcg", "check_grids",
            "LINEAR_BASELINES", "tune_baseline", "tuned_test_ndcg"]
 
 GRIDS = {
@@ -102,6 +102,34 @@ class GridSearch:
                 "tried": self.tried, "chosen": self.chosen,
                 "chosen_validation_ndcg@100": self.best_score,
                 "search_seconds": round(self.seconds, 2)}
+
+
+def edge_of_grid(grid: dict, chosen: dict) -> dict:
+    """The chosen values that lie at an end of their grid: ``{setting: "smallest" or
+    "largest"}`` for every setting tried at two or more values whose chosen value is the
+    least or the greatest of them. Such a choice says the search stopped too soon: the best
+    value may lie beyond the grid, and the tuned score is then only a lower bound on what
+    tuning could reach."""
+    edges = {}
+    for name, values in grid.items():
+        values = sorted(values)
+        if len(values) < 2 or name not in chosen:
+            continue
+        if chosen[name] == values[0]:
+            edges[name] = "smallest"
+        elif chosen[name] == values[-1]:
+            edges[name] = "largest"
+    return edges
+
+
+def edge_note(grid: dict, chosen: dict) -> str:
+    """:func:`edge_of_grid` in words, to follow a printed choice: ``"; at the edge of its
+    grid: l2 the largest tried"``, or ``""`` when every chosen value lies inside its grid."""
+    edges = edge_of_grid(grid, chosen)
+    if not edges:
+        return ""
+    return "; at the edge of its grid: " + ", ".join(f"{name} the {end} tried"
+                                                    for name, end in edges.items())
 
 
 def grid_search(model: str, grid: dict, fit_setting: Callable[[dict], tuple[object, float]],

@@ -1,34 +1,35 @@
 """RecVAE (Shenbin, Alekseev, Tutubalina, Malykh & Nikolenko, WSDM 2020): Mult-VAE with
 four changes, each of which can be switched off here so their effects can be measured one
-at a time.
+at a time (numbered in the order notebook 9 adds them, ``vaecf.experiments.ablation.IDEAS``).
 
-1. **Composite prior** (their §3.3). The prior of a user's code mixes a standard normal,
+1. **The encoder** (§3.2): five dense layers of 600 units, each followed by swish and
+   layer normalisation, each layer's input the previous layer's output plus the outputs of
+   all layers before it (dense skip connections); a linear layer to μ and log σ². Off:
+   Mult-VAE's encoder [I → 600 → 2 × 200] with tanh. The decoder is one linear layer
+   z → items (``decoder="mlp"``: Mult-VAE's [200 → 600 → I] with tanh).
+2. **β rescaled by the user's clicks** (§3.4): the KL weight of user u is β' = γ |x_u|,
+   so a user with many clicks, whose reconstruction term is large, gets a KL term on the
+   same scale. Off: the β of the training schedule (Mult-VAE's annealing), the same for
+   every user.
+3. **Composite prior** (§3.3). The prior of a user's code mixes a standard normal,
    the posterior of the *previous epoch's* encoder for the same user, and a wide Gaussian:
 
        p(z | φ_old, x) = w₁ N(z | 0, I) + w₂ q_φold(z | x) + w₃ N(z | 0, e^{10} I),
 
-   with (w₁, w₂, w₃) = (3/20, 3/4, 1/10). The KL term then keeps the posterior near where
+   with (w₁, w₂, w₃) = (3/20, 3/4, 1/10), the weights and the wide component of the
+   authors' published implementation. The KL term then keeps the posterior near where
    it was an epoch ago (like a trust region), so the alternately trained encoder and
    decoder do not drift apart. The mixture is of the whole code's densities; its KL from
    q has no closed form and is estimated from the reparameterised sample,
    KL ≈ log q_φ(z | x) − log p(z | φ_old, x). Off: the standard normal prior with its
    closed-form KL (Mult-VAE's).
-2. **β rescaled by the user's clicks** (§3.4): the KL weight of user u is β' = γ |x_u|,
-   so a user with many clicks, whose reconstruction term is large, gets a KL term on the
-   same scale. Off: the β of the training schedule (Mult-VAE's annealing), the same for
-   every user.
-3. **Alternating updates** (§3.5): each epoch the encoder is trained for
+4. **Alternating updates** (§3.5): each epoch the encoder is trained for
    ``encoder_passes`` passes over the users with the decoder fixed (input dropout on),
    then the decoder for one pass with the encoder fixed and no input dropout; after the
    epoch the prior's q_φold takes the encoder's weights. Off: one joint pass per epoch
    (the prior's copy is still refreshed every epoch). Since q_φold stays fixed for the
    whole epoch, the encoder passes read each user's prior from a table computed once
    before them (:meth:`RecVAE.remember_prior`) instead of running q_φold in every pass.
-4. **The encoder** (§3.2): five dense layers of 600 units, each followed by swish and
-   layer normalisation, each layer's input the previous layer's output plus the outputs of
-   all layers before it (dense skip connections); a linear layer to μ and log σ². Off:
-   Mult-VAE's encoder [I → 600 → 2 × 200] with tanh. The decoder is one linear layer
-   z → items (``decoder="mlp"``: Mult-VAE's [200 → 600 → I] with tanh).
 
 With every switch off the model is Mult-VAE. Only the multinomial likelihood is offered.
 """
@@ -118,7 +119,7 @@ class RecVAE(AutoencoderRecommender):
         n_layers: the dense encoder's layers (5).
         dropout: the input dropout while the encoder trains (0.5).
         gamma: γ of β' = γ |x_u| (0.005, the paper's ML-20M value).
-        composite_prior, user_beta, alternating: the switches of ideas 1–3.
+        user_beta, composite_prior, alternating: the switches of ideas 2–4.
         encoder: ``"dense"`` (RecVAE's) or ``"mlp"`` (Mult-VAE's); decoder: ``"linear"``
             (RecVAE's) or ``"mlp"`` (Mult-VAE's).
         encoder_passes: encoder passes per decoder pass when alternating (3).
