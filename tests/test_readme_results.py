@@ -49,6 +49,18 @@ def test_recvae_at_its_defaults_is_level_with_the_tuned_mult_dae_as_the_readme_s
     assert f"level with the tuned\nMult-DAE ({stated})" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+def test_the_choices_the_readme_says_lie_at_an_end_of_their_grids_do():
+    from vaecf.experiments.tuning import edge_of_grid
+
+    results = json.loads((ROOT / "docs" / "ml-1m-tuned" / "results.json").read_text())
+    edges = {name: set(edge_of_grid(search["grid"], search["chosen"]))
+             for name, search in results["tuning"].items()}
+    assert edges == {"WMF": {"n_factors", "alpha"}, "Mult-DAE": {"dropout", "l2"}, "EASE": set(),
+                     "Mult-VAE": set()}
+    assert "WMF's size and α and both of Mult-DAE's settings were chosen at an end of their grids" in \
+        (ROOT / "README.md").read_text(encoding="utf-8").replace("\n", " ")
+
+
 def test_tuning_moved_wmf_and_mult_dae_by_less_than_a_standard_error_and_wmf_beats_every_autoencoder():
     tuned = json.loads((ROOT / "docs" / "ml-1m-tuned" / "results.json").read_text())
     fixed = json.loads((ROOT / "docs" / "ml-1m" / "results.json").read_text())

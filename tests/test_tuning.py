@@ -102,6 +102,7 @@ def test_a_choice_at_either_end_of_its_grid_is_flagged_and_one_inside_or_alone_i
     assert edge_of_grid(grid, {"n_factors": 100, "l2": 30.0, "alpha": 10.0}) == \
         {"n_factors": "smallest", "l2": "smallest", "alpha": "largest"}  # the grid's order does not matter
     assert edge_of_grid({"l2": [50.0, 500.0, 2000.0]}, {"l2": 500.0}) == {}
+    assert edge_of_grid({"beta_cap": "the paper's procedure"}, {"beta_cap": 0.73}) == {}
     assert edge_note(grid, {"n_factors": 200, "l2": 100.0, "alpha": 3.0}) == \
         "; at the edge of its grid: n_factors the largest tried, alpha the smallest tried"
     assert edge_note({"l2": [50.0, 500.0, 2000.0]}, {"l2": 500.0}) == ""

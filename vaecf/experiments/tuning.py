@@ -109,12 +109,13 @@ def edge_of_grid(grid: dict, chosen: dict) -> dict:
     "largest"}`` for every setting tried at two or more values whose chosen value is the
     least or the greatest of them. Such a choice says the search stopped too soon: the best
     value may lie beyond the grid, and the tuned score is then only a lower bound on what
-    tuning could reach."""
+    tuning could reach. A setting described in words rather than listed (Mult-VAE's β cap,
+    chosen by annealing) has no ends and is skipped."""
     edges = {}
     for name, values in grid.items():
-        values = sorted(values)
-        if len(values) < 2 or name not in chosen:
+        if isinstance(values, str) or len(values) < 2 or name not in chosen:
             continue
+        values = sorted(values)
         if chosen[name] == values[0]:
             edges[name] = "smallest"
         elif chosen[name] == values[-1]:
