@@ -405,3 +405,14 @@ def test_a_figure_that_cannot_be_drawn_says_why_beside_the_slider(monkeypatch, s
     box.children[0].value = 9
     assert problem.value == "could not draw this figure: no figure for epoch 9"
     assert bytes(image.value) == before  # the last good figure stays
+
+
+def test_a_slider_run_whose_best_epoch_is_in_the_last_tenth_is_still_improving():
+    def history(best_epoch, epochs=20):
+        return [{"epoch": e, "val_ndcg@100": -abs(e - best_epoch)} for e in range(1, epochs + 1)]
+
+    sweep = BetaSweep(betas=np.array([0.0, 0.5, 1.0]), reconstruction=np.zeros(3), kl=np.zeros(3),
+                      ndcg=np.zeros(3), latent=np.zeros((3, 4, 2)), explained=np.zeros((3, 2)),
+                      properties={}, histories=[history(7), history(18), history(19)])
+    assert sweep.best_epochs() == [7, 18, 19]
+    assert sweep.still_improving() == {1.0: (19, 20)}  # 18 of 20 is the last epoch outside the tenth

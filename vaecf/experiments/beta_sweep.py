@@ -153,6 +153,22 @@ class BetaSweep:
     def best_beta(self) -> float:
         return float(self.betas[int(np.argmax(self.ndcg))])
 
+    def best_epochs(self) -> list[int]:
+        """Per β, the epoch of its best validation NDCG@100 (the model kept), from its history."""
+        return [max(history, key=lambda record: record["val_ndcg@100"])["epoch"]
+                for history in self.histories]
+
+    def still_improving(self) -> dict:
+        """``{β: (best epoch, epochs run)}`` for every run whose best epoch lies in the last
+        tenth of its fixed budget (the rule of :class:`vaecf.train.TrainResult`): it was still
+        improving when the budget ran out, so its score understates where it would end."""
+        unfinished = {}
+        for beta, best, history in zip(self.betas, self.best_epochs(), self.histories):
+            budget = len(history)
+            if best > budget - max(1, budget // 10):
+                unfinished[float(beta)] = (best, budget)
+        return unfinished
+
     def index(self, beta: float) -> int:
         """Position of ``beta`` in the grid; a clear error if it was not trained."""
         hits = np.flatnonzero(np.isclose(self.betas, float(beta), rtol=0, atol=1e-9))
