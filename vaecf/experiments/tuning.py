@@ -38,7 +38,8 @@ from ..data.protocol import Split
 from ..metrics import evaluate
 from ..models import EASE, WMF
 
-__all__ = ["GRIDS", "GridSearch", "edge_note", "edge_of_grid", "grid_points", "grid_search", "validation_ndcg", "check_grids",
+__all__ = ["GRIDS", "GridSearch", "edge_note", "edge_of_grid", "grid_points", "grid_search",
+           "validation_ndcg", "check_grids",
            "LINEAR_BASELINES", "tune_baseline", "tuned_test_ndcg"]
 
 GRIDS = {

@@ -229,9 +229,10 @@ class RecVAE(AutoencoderRecommender):
         """−(E_q[log p(x|z)] − β'_u KL_u), mean over users (RecVAE eq. 9 with idea 2's β').
 
         ``users``: the rows of ``x`` in the training matrix, to read their prior from
-        :meth:`remember_prior`'s table when there is one. In a decoder pass the KL term is left out (``loss`` is the reconstruction term and
-        ``kl`` is reported as 0): it does not depend on the decoder, so the decoder's
-        gradient is the same without it, and the previous epoch's encoder need not run.
+        :meth:`remember_prior`'s table when there is one. In a decoder pass the KL term is
+        left out (``loss`` is the reconstruction term and ``kl`` is reported as 0): it does
+        not depend on the decoder, so the decoder's gradient is the same without it, and
+        the previous epoch's encoder need not run.
         """
         logits, mu, logvar, z = (t.float() for t in self(x))
         nll = -self.likelihood(logits, x).mean()
