@@ -134,6 +134,18 @@ def test_an_epoch_is_three_encoder_passes_then_one_decoder_pass_then_the_prior_m
     assert phases == ["joint"]
 
 
+def _record_encoder_runs(monkeypatch, model) -> list:
+    """Each later call of the model's encoders, as ``(ran the previous epoch's, batch rows)``."""
+    runs, real = [], model._encode_with
+
+    def recording(encoder, h):
+        runs.append((encoder is model.prior_encoder, h.shape[0]))
+        return real(encoder, h)
+
+    monkeypatch.setattr(model, "_encode_with", recording)
+    return runs
+
+
 def test_a_decoder_pass_leaves_out_the_kl_term_and_the_decoder_gets_the_same_gradient(monkeypatch):
     x = csr_to_torch(_clicks())
     torch.manual_seed(0)
@@ -152,12 +164,11 @@ def test_a_decoder_pass_leaves_out_the_kl_term_and_the_decoder_gets_the_same_gra
     assert kl.abs().sum() > 0
     expected = gradients(with_kl)
 
-    calls = []
-    monkeypatch.setattr(model, "_encode_with", lambda encoder, h, real=model._encode_with:
-                        calls.append(encoder is model.prior_encoder) or real(encoder, h))
+    runs = _record_encoder_runs(monkeypatch, model)
     torch.manual_seed(1)
     terms = model.loss(x)
-    assert calls == [False]  # only the trained encoder ran, not the previous epoch's
+    # only the trained encoder ran, not the previous epoch's
+    assert [prior for prior, _ in runs] == [False]
     assert terms["kl"].item() == 0 and terms["loss"].item() == terms["nll"].item()
     for ours, theirs in zip(gradients(terms), expected):
         assert torch.equal(ours, theirs)
@@ -175,13 +186,11 @@ def test_the_encoder_passes_read_the_previous_epochs_prior_from_a_table(monkeypa
 
     torch.manual_seed(1)
     from_scratch = model.loss(x)["kl"]
-    calls = []
-    monkeypatch.setattr(model, "_encode_with", lambda encoder, h, real=model._encode_with:
-                        calls.append(encoder is model.prior_encoder) or real(encoder, h))
+    runs = _record_encoder_runs(monkeypatch, model)
     torch.manual_seed(1)
     users = np.arange(23)
     from_table = model.loss(x, users=users)["kl"]
-    assert calls == [False]  # the previous epoch's encoder did not run
+    assert [prior for prior, _ in runs] == [False]  # the previous epoch's encoder did not run
     torch.testing.assert_close(from_table, from_scratch, rtol=1e-5, atol=1e-5)
     some = np.random.default_rng(0).permutation(23)[:9]  # a batch of users in any order
     batch = csr_to_torch(clicks[some])
@@ -203,13 +212,11 @@ def test_a_training_epoch_builds_the_table_once_before_the_encoder_passes(monkey
     clicks = _clicks()
     torch.manual_seed(0)
     model = RecVAE(30, hidden=16, latent_dim=4, n_layers=2).train()
-    prior_runs, real = [], model._encode_with
-    monkeypatch.setattr(model, "_encode_with", lambda encoder, h:
-                        (prior_runs.append(h.shape[0]) if encoder is model.prior_encoder else None)
-                        or real(encoder, h))
+    runs = _record_encoder_runs(monkeypatch, model)
     _train_phases(model, clicks, make_optimiser(model, 1e-2), np.random.default_rng(0),
                   TrainConfig(epochs=1, batch_size=5), 0, 10, 1)
-    assert prior_runs == [5, 5, 2]  # the 12 users once, in the training batch size
+    # the 12 users once, in the training batch size
+    assert [rows for prior, rows in runs if prior] == [5, 5, 2]
     assert model._prior_table is None
 
 

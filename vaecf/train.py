@@ -176,6 +176,12 @@ def beta_at(step: int, anneal_steps: int, cap: float) -> float:
     return min(cap, step / anneal_steps)
 
 
+def fixed_run_window(budget_epochs: int) -> int:
+    """The last tenth of a fixed-length run's epochs (at least one): a run whose best epoch
+    falls in them was still improving when it ended (:attr:`TrainResult.converged`)."""
+    return max(1, budget_epochs // 10)
+
+
 @dataclass
 class TrainResult:
     """What a run produced: the best model (loaded), its epoch and score, the history.
@@ -439,7 +445,7 @@ def fit(model: AutoencoderRecommender, split: Split, config: TrainConfig | None 
     patience = config.patience_epochs(n_users)
     cap_reached_at = math.ceil(config.beta_cap * anneal_steps) if model.uses_kl else 0
     result.budget_epochs = budget
-    result.window = patience if patience is not None else max(1, budget // 10)
+    result.window = patience if patience is not None else fixed_run_window(budget)
     start_time = time.perf_counter() - sum(h["seconds"] for h in result.history)
     epochs = tqdm(range(first_epoch, budget + 1), desc=type(model).__name__,
                   disable=not progress, initial=first_epoch - 1, total=budget)

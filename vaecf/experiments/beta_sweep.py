@@ -46,7 +46,7 @@ from ..metrics import evaluate
 from ..models.autoencoders import MultVAE
 from ..models.gaussian import kl_to_standard_normal, reparameterise
 from ..models.inputs import csr_to_torch
-from ..train import TrainConfig, fit
+from ..train import TrainConfig, fit, fixed_run_window
 
 __all__ = ["BetaSweep", "SweepSettings", "user_properties", "pca_2d", "measure_beta_terms",
            "train_beta", "run_beta_sweep", "train_or_load_sweep", "DEFAULT_BETAS"]
@@ -160,12 +160,13 @@ class BetaSweep:
 
     def still_improving(self) -> dict:
         """``{β: (best epoch, epochs run)}`` for every run whose best epoch lies in the last
-        tenth of its fixed budget (the rule of :class:`vaecf.train.TrainResult`): it was still
-        improving when the budget ran out, so its score understates where it would end."""
+        tenth of its fixed budget (:func:`vaecf.train.fixed_run_window`, the rule of
+        :class:`vaecf.train.TrainResult`): it was still improving when the budget ran out, so
+        its score understates where it would end."""
         unfinished = {}
         for beta, best, history in zip(self.betas, self.best_epochs(), self.histories):
             budget = len(history)
-            if best > budget - max(1, budget // 10):
+            if best > budget - fixed_run_window(budget):
                 unfinished[float(beta)] = (best, budget)
         return unfinished
 

@@ -191,9 +191,13 @@ class RecVAE(AutoencoderRecommender):
             old = self._prior_table[torch.as_tensor(users, device=self._prior_table.device)]
             old_mu, old_logvar = old[:, : self.latent_dim], old[:, self.latent_dim:]
         else:
-            with torch.no_grad():
-                old_mu, old_logvar = self._encode_with(self.prior_encoder, normalise_rows(x))
+            old_mu, old_logvar = self._previous_posterior(x)
         return gaussian_log_density(z, mu, logvar) - composite_prior_log_density(z, old_mu, old_logvar)
+
+    @torch.no_grad()
+    def _previous_posterior(self, x: torch.Tensor):
+        """μ and log σ² of q_φold(z | x), the previous epoch's encoder, on the undropped clicks."""
+        return self._encode_with(self.prior_encoder, normalise_rows(x))
 
     @torch.no_grad()
     def remember_prior(self, train, batch_size: int = 500) -> None:
@@ -213,7 +217,7 @@ class RecVAE(AutoencoderRecommender):
             return
         for start in range(0, train.shape[0], batch_size):
             x = csr_to_torch(train[start:start + batch_size], self.device)
-            code = torch.cat(self._encode_with(self.prior_encoder, normalise_rows(x)), dim=1)
+            code = torch.cat(self._previous_posterior(x), dim=1)
             if self._prior_table is None:
                 self._prior_table = code.new_empty((train.shape[0], code.shape[1]))
             self._prior_table[start:start + batch_size] = code
